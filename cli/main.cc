@@ -1,0 +1,6 @@
+#include <cstdio>
+
+int main() {
+  std::puts("thinsnap: not built yet");
+  return 1;
+}
