@@ -1,0 +1,64 @@
+// Store: thinsnap's crash-safe metadata in one directory: a checkpoint file (the whole catalog)
+// plus an append-only journal of changes since, both described in metadata/FORMAT.md.
+//
+// Durability: every mutating call returns only after its record is on disk (fdatasync). A kernel
+// transaction is Begin(intent N+1) -> kernel op -> set_transaction_id N N+1 -> Commit(N+1); the
+// engine's thinpool/transaction.h drives it and reconciles a pending intent with the kernel.
+//
+// Thread-safety: none; one process at a time, under metadata/lock.h's RootLock.
+#ifndef THINSNAP_METADATA_STORE_H_
+#define THINSNAP_METADATA_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metadata/catalog.h"
+#include "metadata/records.h"
+
+namespace thinsnap {
+
+class FileSystem;  // metadata/file.h: the file operations, replaceable by a fault injector
+
+struct StoreOptions {
+  FileSystem* fs = nullptr;  // nullptr: the real POSIX file system
+  // Checkpoint automatically once the journal grows past this many bytes.
+  uint64_t checkpoint_journal_bytes = 4 << 20;
+};
+
+class Store {
+ public:
+  // Opens the metadata in `dir`, creating an empty store when there is none: loads the
+  // checkpoint, replays the journal, cuts a torn tail (noted in recovery_notes()). Damage before
+  // the tail throws Error(kCorrupt) naming the file and the byte offset.
+  static std::unique_ptr<Store> Open(const std::string& dir, const StoreOptions& opts = {});
+  virtual ~Store();
+
+  const Catalog& catalog() const;
+  // The intent with no commit or abort after it (left by a crash, or begun by Begin()).
+  const std::optional<Intent>& pending() const;
+
+  // REQUIRES: !pending() and intent.txn == catalog().transaction_id() + 1.
+  void Begin(const Intent& intent);
+  // REQUIRES: pending()->txn == txn. Applies its mutations and sets the transaction id to txn.
+  void Commit(uint64_t txn);
+  // REQUIRES: pending()->txn == txn. Forgets the intent (the kernel side was rolled back).
+  void Abort(uint64_t txn);
+  // A change with no kernel side (mountpoint, labels, config). REQUIRES: !pending().
+  void Update(const std::vector<Mutation>& mutations);
+  // Writes the whole catalog to a new checkpoint and starts an empty journal.
+  void Checkpoint();
+
+  // What Open() had to repair, one line each ("journal: cut 37 torn bytes at offset 4096").
+  const std::vector<std::string>& recovery_notes() const;
+
+ private:
+  Store();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace thinsnap
+
+#endif  // THINSNAP_METADATA_STORE_H_
