@@ -1,0 +1,295 @@
+// The engine's core: opening a root, names, and the thin-device helpers the commands share.
+#include <cerrno>
+#include <cstdio>
+
+#include "metadata/error.h"
+#include "thinpool/engine_impl.h"
+#include "thinpool/kernel/dm_tables.h"
+#include "thinpool/units.h"
+
+namespace thinsnap {
+
+void ValidateName(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 64 && name[0] != '.' && name[0] != '-';
+  for (char c : name) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-');
+  }
+  if (!ok) {
+    throw Error("invalid name '" + name +
+                    "': use 1 to 64 characters of A-Z a-z 0-9 _ . - (not starting with . or -)",
+                ErrorKind::kUsage);
+  }
+}
+
+Engine::Engine(std::string root, kernel::DeviceMapper* dm, kernel::System* sys,
+               EngineOptions opts, RootLock lock, std::unique_ptr<Store> store)
+    : impl_(std::make_unique<Impl>(this, std::move(root), dm, sys, std::move(opts),
+                                   std::move(lock))),
+      store_(std::move(store)) {}
+
+Engine::~Engine() = default;
+
+std::unique_ptr<Engine> Engine::Open(const std::string& root, kernel::DeviceMapper* dm,
+                                     kernel::System* sys, const EngineOptions& opts) {
+  sys->MakeDirs(root);
+  RootLock lock = RootLock::Acquire(root, opts.lock_timeout_ms);
+  sys->MakeDirs(root + "/meta");
+  std::unique_ptr<Store> store = Store::Open(root + "/meta");
+  std::unique_ptr<Engine> engine(
+      new Engine(root, dm, sys, opts, std::move(lock), std::move(store)));
+  std::vector<std::string> notes;
+  engine->impl_->ReconcileIfActive(&notes);
+  for (const std::string& note : notes) engine->impl_->Progress(note);
+  return engine;
+}
+
+std::string Engine::PoolName() const { return impl_->PoolName(); }
+
+// --- names and paths ---
+
+std::string Engine::Impl::PoolName() {
+  PoolSettings s = settings();
+  if (s.mode == PoolMode::kAdopted) return s.adopted_pool;
+  return "thinsnap-" + s.pool_id + "-pool";
+}
+
+std::string Engine::Impl::ThinName(uint32_t id) {
+  return "thinsnap-" + settings().pool_id + "-" + std::to_string(id);
+}
+
+std::string Engine::Impl::ThinUuid(uint32_t id) {
+  return "THINSNAP-" + settings().pool_id + "-" + std::to_string(id);
+}
+
+std::string Engine::Impl::DataDevice(const PoolSettings& s) {
+  if (s.mode != PoolMode::kLoopback) return s.data_path;
+  std::optional<std::string> loop = sys->FindLoop(s.data_path);
+  if (!loop) throw Error("data file " + s.data_path + " is not attached; run thinsnap pool activate");
+  return *loop;
+}
+
+std::string Engine::Impl::MetadataDevice(const PoolSettings& s) {
+  if (s.mode != PoolMode::kLoopback) return s.metadata_path;
+  std::optional<std::string> loop = sys->FindLoop(s.metadata_path);
+  if (!loop) {
+    throw Error("metadata file " + s.metadata_path + " is not attached; run thinsnap pool activate");
+  }
+  return *loop;
+}
+
+// --- state checks ---
+
+void Engine::Impl::RequirePool() {
+  PoolSettings s = settings();
+  if (s.pool_id.empty()) {
+    throw Error("no pool in " + root + "; create one with: thinsnap pool create --loopback",
+                ErrorKind::kNotFound);
+  }
+  if (!s.ready) {
+    throw Error("the pool in " + root +
+                " was not fully created (interrupted pool create); remove it with: thinsnap "
+                "pool destroy --force");
+  }
+}
+
+bool Engine::Impl::PoolActive() { return dm->Info(PoolName()).has_value(); }
+
+void Engine::Impl::RequireActivePool() {
+  RequirePool();
+  if (!PoolActive()) {
+    throw Error("pool " + PoolName() + " is not active; run: thinsnap pool activate");
+  }
+}
+
+const DeviceRecord& Engine::Impl::Find(const std::string& name) {
+  const DeviceRecord* rec = catalog().FindByName(name);
+  if (!rec) throw Error("no device named '" + name + "'", ErrorKind::kNotFound);
+  return *rec;
+}
+
+void Engine::Impl::RequireNameFree(const std::string& name) {
+  ValidateName(name);
+  if (catalog().FindByName(name)) {
+    throw Error("a device named '" + name + "' already exists", ErrorKind::kExists);
+  }
+}
+
+kernel::PoolStatus Engine::Impl::PoolStatusNow() {
+  return kernel::ParsePoolStatus(dm->Status(PoolName(), /*no_flush=*/true));
+}
+
+void Engine::Impl::CheckSpace(const std::string& operation) {
+  std::string grown = self->MaybeAutoextend();
+  if (!grown.empty()) Progress(grown);
+  kernel::PoolStatus st = PoolStatusNow();
+  PoolSettings s = settings();
+  auto refuse = [&](const std::string& why) {
+    throw Error(operation + ": " + why, ErrorKind::kNoSpace);
+  };
+  if (st.failed) refuse("pool has failed; run thinsnap pool check");
+  if (st.needs_check) refuse("pool metadata needs checking; run thinsnap pool repair");
+  if (st.mode == kernel::PoolMode::kOutOfDataSpace) {
+    refuse("pool out of data space (" + std::to_string(st.data_used_blocks) + "/" +
+           std::to_string(st.data_total_blocks) + " blocks used); free space with thinsnap rm or "
+           "grow the pool with thinsnap pool set --data-size");
+  }
+  if (st.mode == kernel::PoolMode::kReadOnly) {
+    refuse("pool is read-only (metadata trouble); run thinsnap pool repair");
+  }
+  auto below = [&](uint64_t used, uint64_t total, const char* what, uint64_t block) {
+    if (total == 0) return;
+    uint64_t free = total - std::min(used, total);
+    if (free * 100 < total * static_cast<uint64_t>(s.min_free_percent)) {
+      refuse(std::string("pool ") + what + " space below --min-free-space " +
+             std::to_string(s.min_free_percent) + "%: " + FormatSize(used * block) + " of " +
+             FormatSize(total * block) + " used, " + FormatSize(free * block) + " free");
+    }
+  };
+  below(st.data_used_blocks, st.data_total_blocks, "data", s.block_size);
+  below(st.metadata_used_blocks, st.metadata_total_blocks, "metadata", 4096);
+}
+
+// --- thin devices ---
+
+bool Engine::Impl::ThinActive(uint32_t id) { return dm->Info(ThinName(id)).has_value(); }
+
+std::string Engine::Impl::ActivateThin(const DeviceRecord& rec) {
+  std::string name = ThinName(rec.id);
+  if (!dm->Info(name)) {
+    kernel::Table table = {kernel::ThinTable(PoolDevice(), rec.id, rec.size_bytes / 512)};
+    kernel::CreateOptions opts;
+    opts.uuid = ThinUuid(rec.id);
+    opts.read_only = rec.read_only;
+    dm->Create(name, table, opts);
+  }
+  return dm->DevicePath(name);
+}
+
+kernel::RemoveResult Engine::Impl::DeactivateThin(uint32_t id, bool allow_deferred) {
+  kernel::RemoveOptions opts;
+  opts.deferred = allow_deferred && settings().deferred_removal;
+  return dm->Remove(ThinName(id), opts);
+}
+
+DeviceRecord Engine::Impl::NewRecord(const std::string& name, DeviceKind kind, uint32_t parent,
+                                     uint64_t size, FsType fs) {
+  DeviceRecord rec;
+  rec.id = catalog().NextFreeId();
+  kernel::ValidateThinId(rec.id);
+  rec.name = name;
+  rec.kind = kind;
+  rec.parent_id = parent;
+  rec.size_bytes = size;
+  rec.fs = fs;
+  rec.created_ns = sys->NowNs();
+  return rec;
+}
+
+void Engine::Impl::CreateDevice(const DeviceRecord& rec, const DeviceRecord* origin) {
+  Intent intent;
+  if (origin) {
+    intent.kernel_ops.push_back({KernelOp::Kind::kCreateSnap, rec.id, origin->id});
+  } else {
+    intent.kernel_ops.push_back({KernelOp::Kind::kCreateThin, rec.id, 0});
+  }
+  intent.mutations.push_back(Mutation::Put(rec));
+  Transactor tx(&store(), dm, PoolName());
+  std::string origin_name = origin ? ThinName(origin->id) : "";
+  bool suspend = origin && dm->Info(origin_name).has_value();
+  if (!suspend) return tx.Run(std::move(intent));
+  // The kernel wants an active origin quiesced while it is snapshotted; suspending also freezes
+  // a filesystem mounted on it, so the snapshot is consistent. Always resume.
+  dm->Suspend(origin_name);
+  try {
+    tx.Run(std::move(intent));
+  } catch (...) {
+    dm->Resume(origin_name);
+    throw;
+  }
+  dm->Resume(origin_name);
+}
+
+void Engine::Impl::DeleteDevice(const DeviceRecord& rec) {
+  Intent intent;
+  intent.kernel_ops.push_back({KernelOp::Kind::kDelete, rec.id, 0});
+  for (const DeviceRecord* child : catalog().Children(rec.id)) {
+    DeviceRecord moved = *child;
+    moved.parent_id = rec.parent_id;
+    intent.mutations.push_back(Mutation::Put(moved));
+  }
+  intent.mutations.push_back(Mutation::Delete(rec.id));
+  Transactor(&store(), dm, PoolName()).Run(std::move(intent));
+}
+
+void Engine::Impl::UpdateRecord(const DeviceRecord& rec) {
+  store().Update({Mutation::Put(rec)});
+}
+
+std::string Engine::Impl::MountOptions(const DeviceRecord& rec, bool force_read_only) {
+  bool ro = rec.read_only || force_read_only;
+  std::string opts;
+  if (rec.fs == FsType::kXfs) {
+    opts = ro ? "ro,nouuid,norecovery" : "nouuid";
+  } else {
+    opts = rec.read_only ? "ro,noload" : (ro ? "ro" : "");
+  }
+  std::string extra = settings().mount_opts;
+  if (!extra.empty()) opts += (opts.empty() ? "" : ",") + extra;
+  return opts;
+}
+
+Engine::Impl::TempMount::TempMount(Impl* impl, const DeviceRecord& rec, bool read_only)
+    : impl_(impl), id_(rec.id) {
+  if (!rec.mountpoint.empty()) {
+    dir_ = rec.mountpoint;
+    return;
+  }
+  activated_ = !impl->ThinActive(rec.id);
+  std::string dev = impl->ActivateThin(rec);
+  dir_ = impl->TempDir(std::to_string(rec.id));
+  try {
+    impl->sys->MakeDirs(dir_);
+    impl->sys->Mount(dev, dir_, rec.fs, impl->MountOptions(rec, read_only));
+  } catch (...) {
+    if (activated_) impl->DeactivateThin(id_, /*allow_deferred=*/false);
+    throw;
+  }
+  mounted_ = true;
+}
+
+Engine::Impl::TempMount::~TempMount() {
+  try {
+    Release();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "thinsnap: warning: cleaning up %s: %s\n", dir_.c_str(), e.what());
+  }
+}
+
+void Engine::Impl::TempMount::Release() {
+  if (mounted_) {
+    mounted_ = false;
+    impl_->sys->Unmount(dir_);
+    impl_->sys->RemoveDir(dir_);
+  }
+  if (activated_) {
+    activated_ = false;
+    impl_->DeactivateThin(id_, /*allow_deferred=*/false);
+  }
+}
+
+std::unique_ptr<Engine::Impl::TempMount> Engine::Impl::MountTemporarily(const DeviceRecord& rec,
+                                                                         bool read_only) {
+  if (rec.fs == FsType::kNone) {
+    throw Error("device '" + rec.name + "' has no filesystem", ErrorKind::kUsage);
+  }
+  return std::make_unique<TempMount>(this, rec, read_only);
+}
+
+void Engine::Impl::GrowFilesystemOf(const DeviceRecord& rec) {
+  if (rec.fs == FsType::kNone) return;
+  auto mount = MountTemporarily(rec, /*read_only=*/false);
+  sys->GrowFilesystem(dm->DevicePath(ThinName(rec.id)), mount->dir(), rec.fs);
+  mount->Release();
+}
+
+}  // namespace thinsnap

@@ -1,0 +1,169 @@
+// Engine: thinsnap's pool, layers, containers and volumes on one dm-thin pool, as one C++ object.
+// It combines the kernel (kernel::DeviceMapper, kernel::System) with the metadata store; it makes
+// no syscalls of its own. One Engine per process and root: Open() takes the root's lock and
+// reconciles the journal with the pool (thinpool/transaction.h) before anything else happens.
+//
+// Root layout: <root>/lock, <root>/meta/ (the store), <root>/data and <root>/metadata (loopback
+// files), <root>/mnt/<name> (default mountpoints), <root>/tmp/ (short-lived mounts).
+//
+// Thread-safety: none. Errors: thinsnap::Error with context.
+#ifndef THINSNAP_THINPOOL_ENGINE_H_
+#define THINSNAP_THINPOOL_ENGINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "metadata/lock.h"
+#include "metadata/records.h"
+#include "metadata/store.h"
+#include "thinpool/kernel/device_mapper.h"
+#include "thinpool/kernel/system.h"
+#include "thinpool/kernel/thin_status.h"
+#include "thinpool/pool_config.h"
+
+namespace thinsnap {
+
+struct EngineOptions {
+  int lock_timeout_ms = 30000;
+  // Print a line of progress for long work (layer import); may be empty.
+  std::function<void(const std::string&)> progress;
+};
+
+struct PoolCreateOptions {
+  PoolMode mode = PoolMode::kLoopback;
+  uint64_t data_size = 100ull << 30;     // loopback
+  uint64_t metadata_size = 2ull << 30;   // loopback
+  std::string data_device;               // direct
+  std::string metadata_device;           // direct
+  std::string thinpool;                  // adopted: dm name or /dev/mapper path
+  bool force = false;  // direct: ignore signatures; adopted: accept unknown devices/txn
+  uint64_t block_size = 64 << 10;
+  FsType fs = FsType::kExt4;
+  uint64_t base_size = 10ull << 30;
+  std::vector<std::string> mkfs_args;
+  std::string mount_opts;
+  NoSpacePolicy no_space = NoSpacePolicy::kError;
+  DiscardMode discard = DiscardMode::kPassdown;
+  bool skip_block_zeroing = true;
+  int min_free_percent = 10;
+};
+
+// Settings changed by `pool set`; unset fields stay as they are.
+struct PoolSetOptions {
+  std::optional<int> min_free_percent;
+  std::optional<int> autoextend_threshold;
+  std::optional<int> autoextend_percent;
+  std::optional<uint64_t> autoextend_max_size;
+  std::optional<std::string> autoextend_hook;
+  std::optional<NoSpacePolicy> no_space;
+  std::optional<uint64_t> base_size;
+  std::optional<uint64_t> data_size;      // grow the data device to this size
+  std::optional<uint64_t> metadata_size;  // grow the metadata device to this size
+};
+
+struct PoolReport {
+  PoolSettings settings;
+  std::string pool_name;  // dm name
+  std::string root;
+  bool active = false;
+  kernel::PoolStatus status;  // valid when active
+  uint64_t data_bytes = 0;      // size of the data device
+  uint64_t metadata_bytes = 0;  // size of the metadata device
+  uint64_t provisioned_bytes = 0;  // sum of device sizes (for the over-commit ratio)
+  size_t devices = 0, layers = 0, containers = 0, volumes = 0;
+  uint64_t transaction_id = 0;
+  std::string dm_driver_version, thin_target_version, library_version;
+  bool udev_sync = false;
+  std::vector<std::string> warnings;  // needs_check, read-only, low space... with the next step
+};
+
+struct DeviceView {
+  DeviceRecord record;
+  std::string dm_name;
+  std::string device_path;  // when active
+  bool active = false;
+  std::vector<std::string> parent_chain;  // names, nearest first
+  uint64_t mapped_bytes = 0;              // when active
+};
+
+struct DfRow {
+  std::string name;
+  DeviceKind kind = DeviceKind::kVolume;
+  uint32_t id = 0;
+  uint64_t size = 0;
+  uint64_t mapped = 0, exclusive = 0, shared = 0;
+};
+
+struct CheckReport {
+  std::vector<std::string> problems;  // empty = clean
+  std::vector<std::string> notes;
+};
+
+enum class RemoveOutcome { kRemoved, kDeferred };
+
+class Engine {
+ public:
+  // Locks `root` (creating it), opens its store and, when the pool is active, reconciles.
+  static std::unique_ptr<Engine> Open(const std::string& root, kernel::DeviceMapper* dm,
+                                      kernel::System* sys, const EngineOptions& opts = {});
+  ~Engine();
+
+  // --- the pool ---
+  void CreatePool(const PoolCreateOptions& opts);
+  PoolReport Status();
+  // Idempotent: attaches loop files, thin_check, loads the pool, reconciles, re-activates the
+  // devices that were active (and remounts what was mounted when `remount`). Returns notes.
+  std::vector<std::string> ActivatePool(bool remount);
+  void DeactivatePool(bool force);
+  void DestroyPool(bool force);
+  void SetPool(const PoolSetOptions& opts);
+  CheckReport Check();
+  CheckReport Repair();
+  // Finishes deferred deletions; returns the names finished.
+  std::vector<std::string> Gc();
+  // Grows the pool when autoextend says so; returns what it did (empty when nothing).
+  std::string MaybeAutoextend();
+  // Waits for a pool event (low water mark, metadata threshold) and handles it; for `pool monitor`.
+  std::string WaitAndHandleEvent();
+
+  // --- devices ---
+  DeviceRecord CreateLayer(const std::string& name, const std::string& parent);
+  DeviceRecord ImportLayer(const std::string& name, const std::string& parent, int tar_fd);
+  void SealLayer(const std::string& name);
+  DeviceRecord CreateContainer(const std::string& name, const std::string& from,
+                               std::optional<uint64_t> size);
+  DeviceRecord Commit(const std::string& container, const std::string& new_layer);
+  DeviceRecord CreateVolume(const std::string& name, uint64_t size, FsType fs);
+  DeviceRecord CloneVolume(const std::string& source, const std::string& name);
+  std::string Activate(const std::string& name);  // returns the device path
+  void Deactivate(const std::string& name);
+  std::string Mount(const std::string& name, const std::string& dir);  // returns the dir
+  void Unmount(const std::string& name);
+  RemoveOutcome Remove(const std::string& name, bool force, bool discard);
+  std::vector<DeviceRecord> List();
+  DeviceView Inspect(const std::string& name);
+  std::vector<kernel::TreeChange> Diff(const std::string& name);
+  void Export(const std::string& name, int out_fd);
+  std::vector<DfRow> Df();
+
+  const Store& store() const { return *store_; }
+  std::string PoolName() const;
+
+ private:
+  Engine(std::string root, kernel::DeviceMapper* dm, kernel::System* sys, EngineOptions opts,
+         RootLock lock, std::unique_ptr<Store> store);
+  struct Impl;
+  friend struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Store> store_;
+};
+
+// Names: 1..64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'. Throws kUsage.
+void ValidateName(const std::string& name);
+
+}  // namespace thinsnap
+
+#endif  // THINSNAP_THINPOOL_ENGINE_H_

@@ -1,0 +1,355 @@
+// Layers, containers and volumes: creating them as thin devices and snapshots, activation,
+// mounts, removal, and the tree operations (import, diff, export) on mounted filesystems.
+#include <cstdio>
+
+#include "metadata/error.h"
+#include "thinpool/engine_impl.h"
+#include "thinpool/kernel/dm_tables.h"
+#include "thinpool/units.h"
+
+namespace thinsnap {
+namespace {
+
+constexpr char kImporting[] = "thinsnap.importing";
+
+}  // namespace
+
+DeviceRecord Engine::CreateLayer(const std::string& name, const std::string& parent) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  m.RequireNameFree(name);
+  PoolSettings s = m.settings();
+  const DeviceRecord* origin = m.catalog().FindById(s.base_id);
+  if (!parent.empty()) {
+    origin = &m.Find(parent);
+    if (origin->kind != DeviceKind::kLayer || origin->state != DeviceState::kReady) {
+      throw Error("parent '" + parent + "' is not a sealed layer", ErrorKind::kUsage);
+    }
+  }
+  if (!origin) throw Error("the pool has no base device; run thinsnap pool check");
+  m.CheckSpace("layer create " + name);
+  uint64_t size = std::max(origin->size_bytes, s.base_size);
+  DeviceRecord rec = m.NewRecord(name, DeviceKind::kLayer, origin->id, size, origin->fs);
+  rec.state = DeviceState::kWritableLayer;
+  m.CreateDevice(rec, origin);
+  if (size > origin->size_bytes) m.GrowFilesystemOf(rec);
+  return rec;
+}
+
+void Engine::SealLayer(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  if (rec.kind != DeviceKind::kLayer || rec.state != DeviceState::kWritableLayer) {
+    throw Error("'" + name + "' is not an unsealed layer", ErrorKind::kUsage);
+  }
+  if (!rec.mountpoint.empty()) {
+    throw Error("layer '" + name + "' is mounted at " + rec.mountpoint + "; unmount it first",
+                ErrorKind::kBusy);
+  }
+  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, false);
+  rec.state = DeviceState::kReady;
+  rec.read_only = true;
+  rec.active = false;
+  rec.labels.erase(kImporting);
+  m.UpdateRecord(rec);
+}
+
+DeviceRecord Engine::ImportLayer(const std::string& name, const std::string& parent, int tar_fd) {
+  Impl& m = *impl_;
+  DeviceRecord rec = CreateLayer(name, parent);
+  rec.labels[kImporting] = "1";
+  m.UpdateRecord(rec);
+  try {
+    kernel::LayerApplyStats stats;
+    {
+      auto mount = m.MountTemporarily(rec, /*read_only=*/false);
+      int64_t last = 0;
+      stats = m.sys->ApplyLayer(tar_fd, mount->dir(), [&](uint64_t bytes, uint64_t entries) {
+        int64_t now = m.sys->NowNs();
+        if (now - last < 500'000'000) return;
+        last = now;
+        m.Progress("import " + name + ": " + FormatSize(bytes) + ", " + std::to_string(entries) +
+                   " entries");
+      });
+      mount->Release();
+    }
+    rec = m.Find(name);
+    rec.digest = stats.digest;
+    m.UpdateRecord(rec);
+    SealLayer(name);
+    return m.Find(name);
+  } catch (const Error& e) {
+    // Roll the half-made layer back; the pool and journal stay as they were before.
+    const DeviceRecord* half = m.catalog().FindByName(name);
+    if (half) {
+      if (m.ThinActive(half->id)) m.DeactivateThin(half->id, false);
+      m.DeleteDevice(*half);
+    }
+    throw e.Wrap("layer import " + name + " (rolled back)");
+  }
+}
+
+DeviceRecord Engine::CreateContainer(const std::string& name, const std::string& from,
+                                     std::optional<uint64_t> size) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  m.RequireNameFree(name);
+  const DeviceRecord& layer = m.Find(from);
+  if (layer.kind != DeviceKind::kLayer && layer.kind != DeviceKind::kBase) {
+    throw Error("'" + from + "' is a " + DeviceKindName(layer.kind) +
+                    ", not a layer; containers start from layers",
+                ErrorKind::kUsage);
+  }
+  if (layer.state != DeviceState::kReady) {
+    throw Error("layer '" + from + "' is not sealed; run thinsnap layer seal " + from,
+                ErrorKind::kUsage);
+  }
+  uint64_t want = size.value_or(layer.size_bytes);
+  if (want < layer.size_bytes) {
+    throw Error("--size " + FormatSize(want) + " is smaller than layer '" + from + "' (" +
+                    FormatSize(layer.size_bytes) + "); devices never shrink",
+                ErrorKind::kUsage);
+  }
+  if (want % 512 != 0) throw Error("--size must be a multiple of 512 bytes", ErrorKind::kUsage);
+  m.CheckSpace("container create " + name);
+  DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
+  m.CreateDevice(rec, &layer);
+  if (want > layer.size_bytes) m.GrowFilesystemOf(rec);
+  return rec;
+}
+
+DeviceRecord Engine::Commit(const std::string& container, const std::string& new_layer) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  m.RequireNameFree(new_layer);
+  const DeviceRecord& src = m.Find(container);
+  if (src.kind != DeviceKind::kContainer) {
+    throw Error("'" + container + "' is not a container", ErrorKind::kUsage);
+  }
+  m.CheckSpace("commit " + container);
+  DeviceRecord rec =
+      m.NewRecord(new_layer, DeviceKind::kLayer, src.parent_id, src.size_bytes, src.fs);
+  rec.read_only = true;
+  rec.labels["thinsnap.committed-from"] = container;
+  m.CreateDevice(rec, &src);
+  return rec;
+}
+
+DeviceRecord Engine::CreateVolume(const std::string& name, uint64_t size, FsType fs) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  m.RequireNameFree(name);
+  if (size < (1 << 20) || size % 512 != 0) {
+    throw Error("--size: " + FormatSize(size) + " is out of range (at least 1 MiB, a multiple of "
+                "512 bytes)", ErrorKind::kUsage);
+  }
+  if (fs == FsType::kXfs && size < (300ull << 20)) {
+    throw Error("--size: xfs needs at least 300 MiB", ErrorKind::kUsage);
+  }
+  m.CheckSpace("volume create " + name);
+  DeviceRecord rec = m.NewRecord(name, DeviceKind::kVolume, kNoParent, size, fs);
+  m.CreateDevice(rec, nullptr);
+  if (fs == FsType::kNone) return rec;
+  try {
+    std::string dev = m.ActivateThin(rec);
+    m.sys->MakeFilesystem(dev, fs, m.settings().mkfs_args);
+    m.DeactivateThin(rec.id, false);
+  } catch (const Error& e) {
+    if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, false);
+    m.DeleteDevice(rec);
+    throw e.Wrap("volume create " + name + " (rolled back)");
+  }
+  return rec;
+}
+
+DeviceRecord Engine::CloneVolume(const std::string& source, const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  m.RequireNameFree(name);
+  const DeviceRecord& src = m.Find(source);
+  if (src.kind != DeviceKind::kVolume) {
+    throw Error("'" + source + "' is not a volume", ErrorKind::kUsage);
+  }
+  m.CheckSpace("volume clone " + source);
+  DeviceRecord rec = m.NewRecord(name, DeviceKind::kVolume, src.id, src.size_bytes, src.fs);
+  m.CreateDevice(rec, &src);
+  return rec;
+}
+
+std::string Engine::Activate(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  if (rec.state == DeviceState::kDeletePending) {
+    throw Error("'" + name + "' is being removed", ErrorKind::kBusy);
+  }
+  std::string path = m.ActivateThin(rec);
+  if (!rec.active) {
+    rec.active = true;
+    m.UpdateRecord(rec);
+  }
+  return path;
+}
+
+void Engine::Deactivate(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  if (!rec.mountpoint.empty()) {
+    throw Error("'" + name + "' is mounted at " + rec.mountpoint + "; unmount it first",
+                ErrorKind::kBusy);
+  }
+  if (m.ThinActive(rec.id)) {
+    kernel::RemoveOptions opts;
+    opts.deferred = false;
+    m.dm->Remove(m.ThinName(rec.id), opts);
+  }
+  if (rec.active) {
+    rec.active = false;
+    m.UpdateRecord(rec);
+  }
+}
+
+std::string Engine::Mount(const std::string& name, const std::string& dir_arg) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  if (rec.fs == FsType::kNone) {
+    throw Error("'" + name + "' has no filesystem (a raw volume); use thinsnap activate",
+                ErrorKind::kUsage);
+  }
+  std::string dir = dir_arg.empty() ? m.DefaultMountDir(name) : dir_arg;
+  if (!rec.mountpoint.empty()) {
+    if (rec.mountpoint == dir) return dir;
+    throw Error("'" + name + "' is already mounted at " + rec.mountpoint, ErrorKind::kBusy);
+  }
+  m.sys->MakeDirs(dir);
+  std::string dev = m.ActivateThin(rec);
+  m.sys->Mount(dev, dir, rec.fs, m.MountOptions(rec, false));
+  if (rec.fs == FsType::kXfs && !rec.read_only) m.sys->SetXfsEnospcRetries(dev, 3);
+  rec.mountpoint = dir;
+  rec.active = true;
+  m.UpdateRecord(rec);
+  return dir;
+}
+
+void Engine::Unmount(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  if (rec.mountpoint.empty()) {
+    throw Error("'" + name + "' is not mounted", ErrorKind::kUsage);
+  }
+  m.sys->Unmount(rec.mountpoint);
+  m.DeactivateThin(rec.id, /*allow_deferred=*/false);
+  rec.mountpoint.clear();
+  rec.active = false;
+  m.UpdateRecord(rec);
+}
+
+RemoveOutcome Engine::Remove(const std::string& name, bool force, bool discard) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  if (rec.kind == DeviceKind::kBase) {
+    throw Error("the base device belongs to the pool; use thinsnap pool destroy",
+                ErrorKind::kUsage);
+  }
+  size_t children = m.catalog().Children(rec.id).size();
+  if (children > 0 && !force) {
+    throw Error("'" + name + "' has " + std::to_string(children) +
+                    " devices made from it; remove them first or pass --force",
+                ErrorKind::kBusy);
+  }
+  if (!rec.mountpoint.empty()) {
+    if (!force) {
+      throw Error("'" + name + "' is mounted at " + rec.mountpoint +
+                      "; unmount it or pass --force",
+                  ErrorKind::kBusy);
+    }
+    m.sys->Unmount(rec.mountpoint);
+    rec.mountpoint.clear();
+    m.UpdateRecord(rec);
+  }
+  if (discard) m.sys->Discard(m.ActivateThin(rec));
+  if (m.ThinActive(rec.id)) {
+    kernel::RemoveResult r = m.DeactivateThin(rec.id, /*allow_deferred=*/true);
+    if (r == kernel::RemoveResult::kDeferred) {
+      rec.state = DeviceState::kDeletePending;
+      rec.active = false;
+      m.store().Update({Mutation::Put(rec), Mutation::SetConfig("gc.pending", "1")});
+      return RemoveOutcome::kDeferred;
+    }
+  }
+  m.DeleteDevice(rec);
+  return RemoveOutcome::kRemoved;
+}
+
+std::vector<DeviceRecord> Engine::List() {
+  std::vector<DeviceRecord> out;
+  impl_->catalog().ForEach([&](const DeviceRecord& r) { out.push_back(r); });
+  return out;
+}
+
+DeviceView Engine::Inspect(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequirePool();
+  DeviceView v;
+  v.record = m.Find(name);
+  v.dm_name = m.ThinName(v.record.id);
+  v.active = m.PoolActive() && m.ThinActive(v.record.id);
+  if (v.active) {
+    v.device_path = m.dm->DevicePath(v.dm_name);
+    kernel::ThinStatus st = kernel::ParseThinStatus(m.dm->Status(v.dm_name));
+    v.mapped_bytes = st.mapped_sectors * 512;
+  }
+  for (uint32_t p = v.record.parent_id; p != kNoParent;) {
+    const DeviceRecord* parent = m.catalog().FindById(p);
+    if (!parent) break;
+    v.parent_chain.push_back(parent->name);
+    p = parent->parent_id;
+  }
+  return v;
+}
+
+namespace {
+
+// The record a device's changes are measured against: its logical parent.
+const DeviceRecord& ParentOf(const Catalog& cat, const DeviceRecord& rec) {
+  const DeviceRecord* parent = cat.FindById(rec.parent_id);
+  if (!parent) {
+    throw Error("'" + rec.name + "' has no parent to compare with", ErrorKind::kUsage);
+  }
+  return *parent;
+}
+
+}  // namespace
+
+std::vector<kernel::TreeChange> Engine::Diff(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  DeviceRecord parent = ParentOf(m.catalog(), rec);
+  auto lower = m.MountTemporarily(parent, true);
+  auto upper = m.MountTemporarily(rec, true);
+  std::vector<kernel::TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
+  upper->Release();
+  lower->Release();
+  return changes;
+}
+
+void Engine::Export(const std::string& name, int out_fd) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  DeviceRecord parent = ParentOf(m.catalog(), rec);
+  auto lower = m.MountTemporarily(parent, true);
+  auto upper = m.MountTemporarily(rec, true);
+  std::vector<kernel::TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
+  m.sys->ExportChanges(upper->dir(), changes, out_fd);
+  upper->Release();
+  lower->Release();
+}
+
+}  // namespace thinsnap

@@ -1,0 +1,102 @@
+// Private to the engine's .cc files: the state behind Engine and the helpers they share.
+#ifndef THINSNAP_THINPOOL_ENGINE_IMPL_H_
+#define THINSNAP_THINPOOL_ENGINE_IMPL_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "thinpool/engine.h"
+#include "thinpool/transaction.h"
+
+namespace thinsnap {
+
+struct Engine::Impl {
+  Impl(Engine* engine, std::string root, kernel::DeviceMapper* dm, kernel::System* sys,
+       EngineOptions opts, RootLock lock)
+      : self(engine), root(std::move(root)), dm(dm), sys(sys), opts(std::move(opts)),
+        lock(std::move(lock)) {}
+
+  Engine* self;
+  std::string root;
+  kernel::DeviceMapper* dm;
+  kernel::System* sys;
+  EngineOptions opts;
+  RootLock lock;
+
+  Store& store() { return *self->store_; }
+  const Catalog& catalog() { return self->store_->catalog(); }
+  PoolSettings settings() { return PoolSettings::FromConfig(catalog().config()); }
+
+  // --- names and paths ---
+  std::string PoolName();
+  std::string PoolDevice() { return dm->DevicePath(PoolName()); }
+  std::string ThinName(uint32_t id);
+  std::string ThinUuid(uint32_t id);
+  std::string MetaDir() const { return root + "/meta"; }
+  std::string DefaultMountDir(const std::string& name) const { return root + "/mnt/" + name; }
+  std::string TempDir(const std::string& tag) const { return root + "/tmp/" + tag; }
+  // The block devices under the pool: the loop device of a loopback file, else the path itself.
+  std::string DataDevice(const PoolSettings& s);
+  std::string MetadataDevice(const PoolSettings& s);
+
+  // --- state checks ---
+  void RequirePool();        // a finished `pool create`
+  bool PoolActive();
+  void RequireActivePool();  // RequirePool + active
+  const DeviceRecord& Find(const std::string& name);
+  void RequireNameFree(const std::string& name);
+  kernel::PoolStatus PoolStatusNow();
+  // Refuses new allocations when the pool is out of space, read-only, failed, or below the
+  // --min-free-space guard; autoextends first when configured.
+  void CheckSpace(const std::string& operation);
+
+  // --- thin devices ---
+  bool ThinActive(uint32_t id);
+  std::string ActivateThin(const DeviceRecord& rec);
+  kernel::RemoveResult DeactivateThin(uint32_t id, bool allow_deferred);
+  // Creates `rec` in the kernel and the catalog as one transaction: a snapshot of `origin`
+  // (suspending it when active) or, with no origin, a new thin device.
+  void CreateDevice(const DeviceRecord& rec, const DeviceRecord* origin);
+  // Deletes `rec` in one transaction, re-parenting its children to its parent.
+  void DeleteDevice(const DeviceRecord& rec);
+  void UpdateRecord(const DeviceRecord& rec);
+  std::string MountOptions(const DeviceRecord& rec, bool force_read_only);
+  // Mounts `rec` at a temporary dir (or reuses its mountpoint) for the life of the returned
+  // guard; activates it first when needed, and undoes what it did on destruction.
+  class TempMount {
+   public:
+    TempMount(Impl* impl, const DeviceRecord& rec, bool read_only);
+    ~TempMount();  // releases, printing a warning when that fails
+    // Unmounts and deactivates what the constructor did; errors are thrown.
+    void Release();
+    const std::string& dir() const { return dir_; }
+
+   private:
+    Impl* impl_;
+    uint32_t id_;
+    std::string dir_;
+    bool mounted_ = false;
+    bool activated_ = false;
+  };
+  std::unique_ptr<TempMount> MountTemporarily(const DeviceRecord& rec, bool read_only);
+  void GrowFilesystemOf(const DeviceRecord& rec);
+  DeviceRecord NewRecord(const std::string& name, DeviceKind kind, uint32_t parent, uint64_t size,
+                         FsType fs);
+
+  // --- pool ---
+  void LoadPoolTable(const PoolSettings& s, const std::string& data_dev,
+                     const std::string& meta_dev, bool create);
+  uint64_t LowWaterBlocks(const PoolSettings& s, uint64_t data_bytes);
+  void ReconcileIfActive(std::vector<std::string>* notes);
+  void FinishDeferredDeletes(std::vector<std::string>* done);
+  std::vector<kernel::ThinUsage> KernelDevices(bool* live);
+  void Progress(const std::string& line) {
+    if (opts.progress) opts.progress(line);
+  }
+};
+
+}  // namespace thinsnap
+
+#endif  // THINSNAP_THINPOOL_ENGINE_IMPL_H_

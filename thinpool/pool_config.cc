@@ -1,0 +1,147 @@
+#include "thinpool/pool_config.h"
+
+#include <charconv>
+
+#include "metadata/error.h"
+
+namespace thinsnap {
+namespace {
+
+std::string Get(const PoolConfig& c, const std::string& key, const std::string& fallback = "") {
+  auto it = c.find(key);
+  return it == c.end() ? fallback : it->second;
+}
+
+uint64_t GetNumber(const PoolConfig& c, const std::string& key, uint64_t fallback) {
+  std::string text = Get(c, key);
+  uint64_t value = fallback;
+  if (!text.empty() && std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
+    throw Error("pool configuration: bad number for " + key + ": '" + text + "'",
+                ErrorKind::kCorrupt);
+  }
+  return value;
+}
+
+// Arguments are stored joined by a unit separator, which no shell argument carries in practice.
+constexpr char kSep = '\x1f';
+
+std::string Join(const std::vector<std::string>& parts) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? std::string(1, kSep) : "") + parts[i];
+  return out;
+}
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> out;
+  if (text.empty()) return out;
+  size_t start = 0;
+  for (size_t pos; (pos = text.find(kSep, start)) != std::string::npos; start = pos + 1) {
+    out.push_back(text.substr(start, pos - start));
+  }
+  out.push_back(text.substr(start));
+  return out;
+}
+
+PoolMode ParseMode(const std::string& s) {
+  if (s == "direct") return PoolMode::kDirect;
+  if (s == "adopted") return PoolMode::kAdopted;
+  return PoolMode::kLoopback;
+}
+
+}  // namespace
+
+const char* PoolModeName(PoolMode mode) {
+  switch (mode) {
+    case PoolMode::kDirect: return "direct";
+    case PoolMode::kAdopted: return "adopted";
+    case PoolMode::kLoopback: break;
+  }
+  return "loopback";
+}
+
+const char* FsTypeName(FsType fs) {
+  switch (fs) {
+    case FsType::kExt4: return "ext4";
+    case FsType::kXfs: return "xfs";
+    case FsType::kNone: break;
+  }
+  return "none";
+}
+
+FsType ParseFsType(const std::string& text, bool allow_none) {
+  if (text == "ext4") return FsType::kExt4;
+  if (text == "xfs") return FsType::kXfs;
+  if (text == "none" && allow_none) return FsType::kNone;
+  throw Error("--fs: '" + text + "' is not supported (use ext4" +
+                  std::string(allow_none ? ", xfs or none)" : " or xfs)"),
+              ErrorKind::kUsage);
+}
+
+const char* DeviceKindName(DeviceKind kind) {
+  switch (kind) {
+    case DeviceKind::kBase: return "base";
+    case DeviceKind::kLayer: return "layer";
+    case DeviceKind::kContainer: return "container";
+    case DeviceKind::kVolume: return "volume";
+  }
+  return "unknown";
+}
+
+PoolSettings PoolSettings::FromConfig(const PoolConfig& c) {
+  PoolSettings s;
+  s.pool_id = Get(c, "pool.id");
+  s.mode = ParseMode(Get(c, "pool.mode"));
+  s.data_path = Get(c, "data.path");
+  s.metadata_path = Get(c, "metadata.path");
+  s.adopted_pool = Get(c, "pool.adopted");
+  s.block_size = GetNumber(c, "block.size", s.block_size);
+  s.fs = Get(c, "fs") == "xfs" ? FsType::kXfs : FsType::kExt4;
+  s.base_size = GetNumber(c, "base.size", s.base_size);
+  s.base_id = static_cast<uint32_t>(GetNumber(c, "base.id", 0));
+  s.mkfs_args = Split(Get(c, "fs.mkfs_args"));
+  s.mount_opts = Get(c, "fs.mount_opts");
+  s.skip_block_zeroing = Get(c, "pool.skip_block_zeroing", "1") == "1";
+  s.no_space = Get(c, "pool.no_space") == "queue" ? NoSpacePolicy::kQueue : NoSpacePolicy::kError;
+  std::string discard = Get(c, "pool.discard");
+  s.discard = discard == "ignore"       ? DiscardMode::kIgnore
+              : discard == "nopassdown" ? DiscardMode::kNoPassdown
+                                        : DiscardMode::kPassdown;
+  s.min_free_percent = static_cast<int>(GetNumber(c, "pool.min_free_percent", 10));
+  s.autoextend_threshold = static_cast<int>(GetNumber(c, "autoextend.threshold", 0));
+  s.autoextend_percent = static_cast<int>(GetNumber(c, "autoextend.percent", 20));
+  s.autoextend_max_size = GetNumber(c, "autoextend.max_size", 0);
+  s.autoextend_hook = Get(c, "autoextend.hook");
+  s.deferred_removal = Get(c, "pool.deferred_removal", "1") == "1";
+  s.ready = Get(c, "pool.ready") == "1";
+  return s;
+}
+
+PoolConfig PoolSettings::ToConfig() const {
+  PoolConfig c;
+  c["pool.id"] = pool_id;
+  c["pool.mode"] = PoolModeName(mode);
+  c["data.path"] = data_path;
+  c["metadata.path"] = metadata_path;
+  c["pool.adopted"] = adopted_pool;
+  c["block.size"] = std::to_string(block_size);
+  c["fs"] = FsTypeName(fs);
+  c["base.size"] = std::to_string(base_size);
+  c["base.id"] = std::to_string(base_id);
+  c["fs.mkfs_args"] = Join(mkfs_args);
+  c["fs.mount_opts"] = mount_opts;
+  c["pool.skip_block_zeroing"] = skip_block_zeroing ? "1" : "0";
+  c["pool.no_space"] = no_space == NoSpacePolicy::kQueue ? "queue" : "error";
+  c["pool.discard"] = discard == DiscardMode::kIgnore       ? "ignore"
+                      : discard == DiscardMode::kNoPassdown ? "nopassdown"
+                                                            : "passdown";
+  c["pool.min_free_percent"] = std::to_string(min_free_percent);
+  c["autoextend.threshold"] = std::to_string(autoextend_threshold);
+  c["autoextend.percent"] = std::to_string(autoextend_percent);
+  c["autoextend.max_size"] = std::to_string(autoextend_max_size);
+  c["autoextend.hook"] = autoextend_hook;
+  c["pool.deferred_removal"] = deferred_removal ? "1" : "0";
+  c["pool.ready"] = ready ? "1" : "0";
+  return c;
+}
+
+}  // namespace thinsnap

@@ -1,0 +1,52 @@
+// PoolSettings: the typed view of the pool configuration that the store keeps as key/value pairs
+// (metadata/records.h PoolConfig). Keys are listed in metadata/FORMAT.md.
+#ifndef THINSNAP_THINPOOL_POOL_CONFIG_H_
+#define THINSNAP_THINPOOL_POOL_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "metadata/records.h"
+
+namespace thinsnap {
+
+enum class PoolMode { kLoopback, kDirect, kAdopted };
+enum class NoSpacePolicy { kError, kQueue };
+enum class DiscardMode { kPassdown, kNoPassdown, kIgnore };
+
+struct PoolSettings {
+  std::string pool_id;  // 8 hex digits, part of every dm name and UUID we create
+  PoolMode mode = PoolMode::kLoopback;
+  std::string data_path;      // loop file or block device (kAdopted: empty)
+  std::string metadata_path;  // loop file or block device (kAdopted: empty)
+  std::string adopted_pool;   // kAdopted: the dm name of the existing pool
+  uint64_t block_size = 64 << 10;
+  FsType fs = FsType::kExt4;
+  uint64_t base_size = 10ull << 30;
+  uint32_t base_id = 0;
+  std::vector<std::string> mkfs_args;
+  std::string mount_opts;
+  bool skip_block_zeroing = true;
+  NoSpacePolicy no_space = NoSpacePolicy::kError;
+  DiscardMode discard = DiscardMode::kPassdown;
+  int min_free_percent = 10;
+  int autoextend_threshold = 0;  // percent; 0 = off
+  int autoextend_percent = 20;
+  uint64_t autoextend_max_size = 0;  // 0 = no limit
+  std::string autoextend_hook;       // direct mode: command run when the threshold is crossed
+  bool deferred_removal = true;
+  bool ready = false;  // false while `pool create` has not finished
+
+  static PoolSettings FromConfig(const PoolConfig& config);
+  PoolConfig ToConfig() const;
+};
+
+const char* PoolModeName(PoolMode mode);
+const char* FsTypeName(FsType fs);
+FsType ParseFsType(const std::string& text, bool allow_none);
+const char* DeviceKindName(DeviceKind kind);
+
+}  // namespace thinsnap
+
+#endif  // THINSNAP_THINPOOL_POOL_CONFIG_H_

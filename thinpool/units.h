@@ -1,0 +1,22 @@
+// Sizes as people write them ("10G", "64k", "512M", "1T", "4096") and as we print them.
+// Suffixes are binary (k = 1024), case-insensitive, an optional trailing "iB"/"B" is accepted.
+#ifndef THINSNAP_THINPOOL_UNITS_H_
+#define THINSNAP_THINPOOL_UNITS_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace thinsnap {
+
+// Parses a size in bytes. Throws Error(kUsage) naming `what` on anything else: "--size: '12Q'
+// is not a size (use e.g. 512M, 10G)". Overflow is refused.
+uint64_t ParseSize(std::string_view text, std::string_view what);
+// Parses a whole percentage 0..100.
+int ParsePercent(std::string_view text, std::string_view what);
+// "1.5 GiB", "64 KiB", "512 B".
+std::string FormatSize(uint64_t bytes);
+
+}  // namespace thinsnap
+
+#endif  // THINSNAP_THINPOOL_UNITS_H_
