@@ -1,0 +1,134 @@
+#include "thinpool/kernel/fs_tools.h"
+
+#include <sstream>
+
+#include "metadata/error.h"
+#include "thinpool/kernel/process.h"
+
+namespace thinsnap::kernel {
+namespace {
+
+ToolReport Report(const RunResult& r) {
+  return ToolReport{r.exit_code == 0, r.exit_code, r.stdout_text + r.stderr_text};
+}
+
+RunOptions NoCheck() {
+  RunOptions opts;
+  opts.check = false;
+  return opts;
+}
+
+[[noreturn]] void NoFilesystem(const std::string& device) {
+  throw Error("no filesystem type given for " + device, ErrorKind::kUsage);
+}
+
+uint64_t ParseCount(const std::string& word, const std::string& line) {
+  size_t used = 0;
+  uint64_t value = 0;
+  try {
+    value = std::stoull(word, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != word.size()) {
+    throw Error("malformed thin_ls line \"" + line + "\"", ErrorKind::kCorrupt);
+  }
+  return value;
+}
+
+}  // namespace
+
+const char* FsTypeName(FsType fs) {
+  switch (fs) {
+    case FsType::kExt4:
+      return "ext4";
+    case FsType::kXfs:
+      return "xfs";
+    case FsType::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+std::vector<std::string> MakeFilesystemArgv(const std::string& device, FsType fs,
+                                            const std::vector<std::string>& extra_args) {
+  std::vector<std::string> argv;
+  if (fs == FsType::kExt4) {
+    argv = {"mkfs.ext4", "-q", "-F", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0"};
+  } else if (fs == FsType::kXfs) {
+    argv = {"mkfs.xfs", "-q", "-f", "-K"};
+  } else {
+    NoFilesystem(device);
+  }
+  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+  argv.push_back(device);
+  return argv;
+}
+
+void MakeFilesystem(const std::string& device, FsType fs,
+                    const std::vector<std::string>& extra_args) {
+  RunCommand(MakeFilesystemArgv(device, fs, extra_args));
+}
+
+void GrowFilesystem(const std::string& device, const std::string& mountpoint, FsType fs) {
+  if (fs == FsType::kExt4) {
+    RunCommand({"resize2fs", device});
+  } else if (fs == FsType::kXfs) {
+    if (mountpoint.empty()) {
+      throw Error("xfs_growfs needs " + device + " mounted", ErrorKind::kUsage);
+    }
+    RunCommand({"xfs_growfs", mountpoint});
+  } else {
+    NoFilesystem(device);
+  }
+}
+
+ToolReport CheckFilesystem(const std::string& device, FsType fs) {
+  RunOptions opts = NoCheck();
+  if (fs == FsType::kExt4) return Report(RunCommand({"e2fsck", "-n", "-f", device}, opts));
+  if (fs == FsType::kXfs) return Report(RunCommand({"xfs_repair", "-n", device}, opts));
+  NoFilesystem(device);
+}
+
+ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap) {
+  std::vector<std::string> argv = {"thin_check"};
+  if (metadata_snap) argv.push_back("-m");
+  argv.push_back(metadata_dev);
+  return Report(RunCommand(argv, NoCheck()));
+}
+
+std::vector<ThinLsRow> ParseThinLs(const std::string& output) {
+  std::vector<ThinLsRow> rows;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::vector<std::string> w;
+    for (std::string word; fields >> word;) w.push_back(word);
+    if (w.empty()) continue;
+    if (w.size() != 4) throw Error("malformed thin_ls line \"" + line + "\"", ErrorKind::kCorrupt);
+    rows.push_back(ThinLsRow{static_cast<uint32_t>(ParseCount(w[0], line)), ParseCount(w[1], line),
+                             ParseCount(w[2], line), ParseCount(w[3], line)});
+  }
+  return rows;
+}
+
+std::vector<ThinLsRow> ThinLs(const std::string& metadata_dev, bool use_metadata_snap) {
+  std::vector<std::string> argv = {"thin_ls", "--no-headers", "-o",
+                                   "DEV,MAPPED_BLOCKS,EXCLUSIVE_BLOCKS,SHARED_BLOCKS"};
+  if (use_metadata_snap) argv.push_back("-m");
+  argv.push_back(metadata_dev);
+  return ParseThinLs(RunCommand(argv).stdout_text);
+}
+
+void ThinRepair(const std::string& in, const std::string& out) {
+  RunCommand({"thin_repair", "-i", in, "-o", out});
+}
+
+std::string ThinDump(const std::string& metadata_dev, bool use_metadata_snap) {
+  std::vector<std::string> argv = {"thin_dump"};
+  if (use_metadata_snap) argv.push_back("-m");
+  argv.push_back(metadata_dev);
+  return RunCommand(argv).stdout_text;
+}
+
+}  // namespace thinsnap::kernel
