@@ -21,10 +21,10 @@ void ValidateName(const std::string& name) {
   }
 }
 
-Engine::Engine(std::string root, kernel::DeviceMapper* dm, kernel::System* sys,
-               EngineOptions opts, RootLock lock, std::unique_ptr<Store> store)
-    : impl_(std::make_unique<Impl>(this, std::move(root), dm, sys, std::move(opts),
-                                   std::move(lock))),
+Engine::Engine(std::string root, kernel::DeviceMapper* dm, kernel::System* sys, EngineOptions opts,
+               RootLock lock, std::unique_ptr<Store> store)
+    : impl_(
+          std::make_unique<Impl>(this, std::move(root), dm, sys, std::move(opts), std::move(lock))),
       store_(std::move(store)) {}
 
 Engine::~Engine() = default;
@@ -64,7 +64,8 @@ std::string Engine::Impl::ThinUuid(uint32_t id) {
 std::string Engine::Impl::DataDevice(const PoolSettings& s) {
   if (s.mode != PoolMode::kLoopback) return s.data_path;
   std::optional<std::string> loop = sys->FindLoop(s.data_path);
-  if (!loop) throw Error("data file " + s.data_path + " is not attached; run thinsnap pool activate");
+  if (!loop)
+    throw Error("data file " + s.data_path + " is not attached; run thinsnap pool activate");
   return *loop;
 }
 
@@ -72,7 +73,8 @@ std::string Engine::Impl::MetadataDevice(const PoolSettings& s) {
   if (s.mode != PoolMode::kLoopback) return s.metadata_path;
   std::optional<std::string> loop = sys->FindLoop(s.metadata_path);
   if (!loop) {
-    throw Error("metadata file " + s.metadata_path + " is not attached; run thinsnap pool activate");
+    throw Error("metadata file " + s.metadata_path +
+                " is not attached; run thinsnap pool activate");
   }
   return *loop;
 }
@@ -130,7 +132,8 @@ void Engine::Impl::CheckSpace(const std::string& operation) {
   if (st.needs_check) refuse("pool metadata needs checking; run thinsnap pool repair");
   if (st.mode == kernel::PoolMode::kOutOfDataSpace) {
     refuse("pool out of data space (" + std::to_string(st.data_used_blocks) + "/" +
-           std::to_string(st.data_total_blocks) + " blocks used); free space with thinsnap rm or "
+           std::to_string(st.data_total_blocks) +
+           " blocks used); free space with thinsnap rm or "
            "grow the pool with thinsnap pool set --data-size");
   }
   if (st.mode == kernel::PoolMode::kReadOnly) {
@@ -221,9 +224,7 @@ void Engine::Impl::DeleteDevice(const DeviceRecord& rec) {
   Transactor(&store(), dm, PoolName()).Run(std::move(intent));
 }
 
-void Engine::Impl::UpdateRecord(const DeviceRecord& rec) {
-  store().Update({Mutation::Put(rec)});
-}
+void Engine::Impl::UpdateRecord(const DeviceRecord& rec) { store().Update({Mutation::Put(rec)}); }
 
 std::string Engine::Impl::MountOptions(const DeviceRecord& rec, bool force_read_only) {
   bool ro = rec.read_only || force_read_only;
@@ -278,7 +279,7 @@ void Engine::Impl::TempMount::Release() {
 }
 
 std::unique_ptr<Engine::Impl::TempMount> Engine::Impl::MountTemporarily(const DeviceRecord& rec,
-                                                                         bool read_only) {
+                                                                        bool read_only) {
   if (rec.fs == FsType::kNone) {
     throw Error("device '" + rec.name + "' has no filesystem", ErrorKind::kUsage);
   }

@@ -34,11 +34,11 @@ struct EngineOptions {
 
 struct PoolCreateOptions {
   PoolMode mode = PoolMode::kLoopback;
-  uint64_t data_size = 100ull << 30;     // loopback
-  uint64_t metadata_size = 2ull << 30;   // loopback
-  std::string data_device;               // direct
-  std::string metadata_device;           // direct
-  std::string thinpool;                  // adopted: dm name or /dev/mapper path
+  uint64_t data_size = 100ull << 30;    // loopback
+  uint64_t metadata_size = 2ull << 30;  // loopback
+  std::string data_device;              // direct
+  std::string metadata_device;          // direct
+  std::string thinpool;                 // adopted: dm name or /dev/mapper path
   bool force = false;  // direct: ignore signatures; adopted: accept unknown devices/txn
   uint64_t block_size = 64 << 10;
   FsType fs = FsType::kExt4;
@@ -69,9 +69,9 @@ struct PoolReport {
   std::string pool_name;  // dm name
   std::string root;
   bool active = false;
-  kernel::PoolStatus status;  // valid when active
-  uint64_t data_bytes = 0;      // size of the data device
-  uint64_t metadata_bytes = 0;  // size of the metadata device
+  kernel::PoolStatus status;       // valid when active
+  uint64_t data_bytes = 0;         // size of the data device
+  uint64_t metadata_bytes = 0;     // size of the metadata device
   uint64_t provisioned_bytes = 0;  // sum of device sizes (for the over-commit ratio)
   size_t devices = 0, layers = 0, containers = 0, volumes = 0;
   uint64_t transaction_id = 0;

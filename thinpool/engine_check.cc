@@ -45,10 +45,12 @@ PoolReport Engine::Status() {
     r.warnings.push_back("pool is read-only (metadata error or full); run: thinsnap pool repair");
   }
   if (r.status.mode == kernel::PoolMode::kOutOfDataSpace) {
-    r.warnings.push_back("pool out of data space; remove devices or grow it with thinsnap pool set "
-                         "--data-size");
+    r.warnings.push_back(
+        "pool out of data space; remove devices or grow it with thinsnap pool set "
+        "--data-size");
   }
-  if (m.store().pending()) r.warnings.push_back("a transaction is pending; run: thinsnap pool check");
+  if (m.store().pending())
+    r.warnings.push_back("a transaction is pending; run: thinsnap pool check");
   return r;
 }
 
@@ -60,8 +62,9 @@ std::vector<kernel::ThinUsage> Engine::Impl::KernelDevices(bool* live) {
     return sys->ThinLs(meta, /*metadata_snap=*/false);
   }
   if (s.mode == PoolMode::kAdopted) {
-    throw Error("an adopted pool's metadata device is not known to thinsnap; check it with the "
-                "tools of its owner (lvs, thin_ls)");
+    throw Error(
+        "an adopted pool's metadata device is not known to thinsnap; check it with the "
+        "tools of its owner (lvs, thin_ls)");
   }
   dm->Message(PoolName(), "reserve_metadata_snap");
   std::vector<kernel::ThinUsage> out;
@@ -173,17 +176,20 @@ CheckReport Engine::Repair() {
       std::string meta = s.metadata_path;
       if (!m.sys->ThinCheck(meta).ok) {
         if (s.mode != PoolMode::kLoopback) {
-          throw Error("metadata on " + meta + " is damaged; repair it with thin_repair onto a "
+          throw Error("metadata on " + meta +
+                      " is damaged; repair it with thin_repair onto a "
                       "spare device of the same size, then pool activate");
         }
         std::string spare = m.root + "/metadata.repaired";
         m.sys->CreateSparseFile(spare, m.sys->SizeOf(meta));
         kernel::ToolResult r = m.sys->ThinRepair(meta, spare);
         if (!r.ok) throw Error("thin_repair could not recover " + meta + ": " + r.output);
-        std::string kept = m.root + "/metadata.damaged-" + std::to_string(m.sys->NowNs() / 1000000000);
+        std::string kept =
+            m.root + "/metadata.damaged-" + std::to_string(m.sys->NowNs() / 1000000000);
         m.sys->RenameFile(meta, kept);
         m.sys->RenameFile(spare, meta);
-        done.notes.push_back("thin_repair rebuilt the metadata; the damaged copy is kept as " + kept);
+        done.notes.push_back("thin_repair rebuilt the metadata; the damaged copy is kept as " +
+                             kept);
       }
       ActivatePool(false);
       done.notes.push_back("pool reactivated");

@@ -141,8 +141,10 @@ DeviceRecord Engine::CreateVolume(const std::string& name, uint64_t size, FsType
   m.RequireActivePool();
   m.RequireNameFree(name);
   if (size < (1 << 20) || size % 512 != 0) {
-    throw Error("--size: " + FormatSize(size) + " is out of range (at least 1 MiB, a multiple of "
-                "512 bytes)", ErrorKind::kUsage);
+    throw Error("--size: " + FormatSize(size) +
+                    " is out of range (at least 1 MiB, a multiple of "
+                    "512 bytes)",
+                ErrorKind::kUsage);
   }
   if (fs == FsType::kXfs && size < (300ull << 20)) {
     throw Error("--size: xfs needs at least 300 MiB", ErrorKind::kUsage);
@@ -264,8 +266,7 @@ RemoveOutcome Engine::Remove(const std::string& name, bool force, bool discard) 
   }
   if (!rec.mountpoint.empty()) {
     if (!force) {
-      throw Error("'" + name + "' is mounted at " + rec.mountpoint +
-                      "; unmount it or pass --force",
+      throw Error("'" + name + "' is mounted at " + rec.mountpoint + "; unmount it or pass --force",
                   ErrorKind::kBusy);
     }
     m.sys->Unmount(rec.mountpoint);

@@ -15,7 +15,11 @@ namespace thinsnap {
 struct Engine::Impl {
   Impl(Engine* engine, std::string root, kernel::DeviceMapper* dm, kernel::System* sys,
        EngineOptions opts, RootLock lock)
-      : self(engine), root(std::move(root)), dm(dm), sys(sys), opts(std::move(opts)),
+      : self(engine),
+        root(std::move(root)),
+        dm(dm),
+        sys(sys),
+        opts(std::move(opts)),
         lock(std::move(lock)) {}
 
   Engine* self;
@@ -42,7 +46,7 @@ struct Engine::Impl {
   std::string MetadataDevice(const PoolSettings& s);
 
   // --- state checks ---
-  void RequirePool();        // a finished `pool create`
+  void RequirePool();  // a finished `pool create`
   bool PoolActive();
   void RequireActivePool();  // RequirePool + active
   const DeviceRecord& Find(const std::string& name);

@@ -28,8 +28,7 @@ struct PoolDevices {
 
 uint64_t Engine::Impl::LowWaterBlocks(const PoolSettings& s, uint64_t data_bytes) {
   uint64_t blocks = data_bytes / s.block_size;
-  int free_percent = s.autoextend_threshold > 0 ? 100 - s.autoextend_threshold
-                                                : s.min_free_percent;
+  int free_percent = s.autoextend_threshold > 0 ? 100 - s.autoextend_threshold : s.min_free_percent;
   return blocks * static_cast<uint64_t>(free_percent) / 100;
 }
 
@@ -118,7 +117,8 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
   } else {
     std::string name = o.thinpool;
     if (name.rfind("/dev/mapper/", 0) == 0) name = name.substr(12);
-    if (!m.dm->Info(name)) throw Error("no device-mapper device " + o.thinpool, ErrorKind::kNotFound);
+    if (!m.dm->Info(name))
+      throw Error("no device-mapper device " + o.thinpool, ErrorKind::kNotFound);
     s.adopted_pool = name;
   }
   m.store().Update({[&] {
@@ -139,7 +139,8 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
     (void)cat;
     if (st.transaction_id != 0) {
       // Adopt the pool's transaction id as our starting point (forced adoption).
-      m.store().Update({Mutation::SetConfig("pool.adopted_txn", std::to_string(st.transaction_id))});
+      m.store().Update(
+          {Mutation::SetConfig("pool.adopted_txn", std::to_string(st.transaction_id))});
     }
   } else {
     m.sys->ZeroStart(devs.metadata, 4096);
@@ -206,8 +207,10 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
   if (!m.PoolActive()) {
     PoolDevices devs;
     if (s.mode == PoolMode::kAdopted) {
-      throw Error("adopted pool " + s.adopted_pool + " is not active; activate it first (e.g. "
-                  "lvchange -ay)", ErrorKind::kNotFound);
+      throw Error("adopted pool " + s.adopted_pool +
+                      " is not active; activate it first (e.g. "
+                      "lvchange -ay)",
+                  ErrorKind::kNotFound);
     }
     if (s.mode == PoolMode::kLoopback) {
       for (auto [file, handle, dev] :
@@ -244,7 +247,8 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
       m.ActivateThin(r);
       notes.push_back("activated " + r.name);
     }
-    if (remount && !r.mountpoint.empty() && m.sys->MountsOf(m.dm->DevicePath(m.ThinName(r.id))).empty()) {
+    if (remount && !r.mountpoint.empty() &&
+        m.sys->MountsOf(m.dm->DevicePath(m.ThinName(r.id))).empty()) {
       m.sys->MakeDirs(r.mountpoint);
       m.sys->Mount(m.dm->DevicePath(m.ThinName(r.id)), r.mountpoint, r.fs,
                    m.MountOptions(r, false));
@@ -269,9 +273,9 @@ void Engine::DeactivatePool(bool force) {
   });
   for (const DeviceRecord& r : active) {
     if (!r.mountpoint.empty() && !force) {
-      throw Error("device '" + r.name + "' is mounted at " + r.mountpoint +
-                      "; unmount it or pass --force",
-                  ErrorKind::kBusy);
+      throw Error(
+          "device '" + r.name + "' is mounted at " + r.mountpoint + "; unmount it or pass --force",
+          ErrorKind::kBusy);
     }
   }
   for (const DeviceRecord& r : active) {
@@ -379,7 +383,9 @@ void Engine::SetPool(const PoolSetOptions& o) {
   m.RequirePool();
   PoolSettings s = m.settings();
   std::vector<Mutation> muts;
-  auto set = [&](const char* key, const std::string& v) { muts.push_back(Mutation::SetConfig(key, v)); };
+  auto set = [&](const char* key, const std::string& v) {
+    muts.push_back(Mutation::SetConfig(key, v));
+  };
   if (o.min_free_percent) set("pool.min_free_percent", std::to_string(*o.min_free_percent));
   if (o.autoextend_threshold) set("autoextend.threshold", std::to_string(*o.autoextend_threshold));
   if (o.autoextend_percent) set("autoextend.percent", std::to_string(*o.autoextend_percent));
@@ -396,8 +402,8 @@ void Engine::SetPool(const PoolSetOptions& o) {
   }
   m.store().Update(muts);
   bool reload = o.no_space || o.autoextend_threshold || o.min_free_percent;
-  for (auto [want, path] : {std::pair{o.data_size, s.data_path},
-                            std::pair{o.metadata_size, s.metadata_path}}) {
+  for (auto [want, path] :
+       {std::pair{o.data_size, s.data_path}, std::pair{o.metadata_size, s.metadata_path}}) {
     if (!want) continue;
     if (path == s.metadata_path) kernel::ValidateMetadataSize(*want);
     uint64_t now = m.sys->SizeOf(path);

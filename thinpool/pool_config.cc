@@ -15,7 +15,8 @@ std::string Get(const PoolConfig& c, const std::string& key, const std::string& 
 uint64_t GetNumber(const PoolConfig& c, const std::string& key, uint64_t fallback) {
   std::string text = Get(c, key);
   uint64_t value = fallback;
-  if (!text.empty() && std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
+  if (!text.empty() &&
+      std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
     throw Error("pool configuration: bad number for " + key + ": '" + text + "'",
                 ErrorKind::kCorrupt);
   }
@@ -52,18 +53,24 @@ PoolMode ParseMode(const std::string& s) {
 
 const char* PoolModeName(PoolMode mode) {
   switch (mode) {
-    case PoolMode::kDirect: return "direct";
-    case PoolMode::kAdopted: return "adopted";
-    case PoolMode::kLoopback: break;
+    case PoolMode::kDirect:
+      return "direct";
+    case PoolMode::kAdopted:
+      return "adopted";
+    case PoolMode::kLoopback:
+      break;
   }
   return "loopback";
 }
 
 const char* FsTypeName(FsType fs) {
   switch (fs) {
-    case FsType::kExt4: return "ext4";
-    case FsType::kXfs: return "xfs";
-    case FsType::kNone: break;
+    case FsType::kExt4:
+      return "ext4";
+    case FsType::kXfs:
+      return "xfs";
+    case FsType::kNone:
+      break;
   }
   return "none";
 }
@@ -79,10 +86,14 @@ FsType ParseFsType(const std::string& text, bool allow_none) {
 
 const char* DeviceKindName(DeviceKind kind) {
   switch (kind) {
-    case DeviceKind::kBase: return "base";
-    case DeviceKind::kLayer: return "layer";
-    case DeviceKind::kContainer: return "container";
-    case DeviceKind::kVolume: return "volume";
+    case DeviceKind::kBase:
+      return "base";
+    case DeviceKind::kLayer:
+      return "layer";
+    case DeviceKind::kContainer:
+      return "container";
+    case DeviceKind::kVolume:
+      return "volume";
   }
   return "unknown";
 }

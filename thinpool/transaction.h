@@ -5,7 +5,8 @@
 //   1. Store::Begin(intent N+1)                  journal record, fdatasync   [after-intent]
 //   2. the kernel ops as pool messages           create_thin/create_snap/delete; the kernel
 //                                                commits its metadata after each  [after-kernel-op]
-//   3. message "set_transaction_id N N+1"        the kernel's commit point  [after-set-transaction-id]
+//   3. message "set_transaction_id N N+1"        the kernel's commit point
+//   [after-set-transaction-id]
 //   4. Store::Commit(N+1)                        journal record, fdatasync   [after-commit]
 // ([name] is the THINSNAP_FAULT point that kills the process right after that step.)
 //

@@ -18,8 +18,10 @@ namespace {
 int ShiftFor(std::string_view suffix) {
   std::string s;
   for (char c : suffix) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (s.ends_with("ib")) s.resize(s.size() - 2);
-  else if (s.size() > 1 && s.ends_with("b")) s.resize(s.size() - 1);
+  if (s.ends_with("ib"))
+    s.resize(s.size() - 2);
+  else if (s.size() > 1 && s.ends_with("b"))
+    s.resize(s.size() - 1);
   if (s.empty() || s == "b") return 0;
   if (s == "k") return 10;
   if (s == "m") return 20;

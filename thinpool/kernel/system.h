@@ -90,14 +90,12 @@ class System {
   // thin-provisioning-tools.
   virtual ToolResult ThinCheck(const std::string& metadata_device) = 0;
   virtual ToolResult ThinRepair(const std::string& from, const std::string& to) = 0;
-  virtual std::vector<ThinUsage> ThinLs(const std::string& metadata_device,
-                                        bool metadata_snap) = 0;
+  virtual std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool metadata_snap) = 0;
 
   // Layer trees on mounted filesystems.
   virtual LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
                                      const LayerProgress& progress) = 0;
-  virtual std::vector<TreeChange> DiffTrees(const std::string& lower,
-                                            const std::string& upper) = 0;
+  virtual std::vector<TreeChange> DiffTrees(const std::string& lower, const std::string& upper) = 0;
   virtual void ExportChanges(const std::string& upper, const std::vector<TreeChange>& changes,
                              int out_fd) = 0;
 

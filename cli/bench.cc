@@ -1,0 +1,182 @@
+#include "cli/bench.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "metadata/error.h"
+#include "thinpool/kernel/io_bench.h"
+#include "thinpool/kernel/real_system.h"
+#include "thinpool/units.h"
+
+namespace thinsnap::cli {
+namespace {
+
+double NowMs() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Summary {
+  double p50 = 0, p95 = 0, max = 0, mean = 0;
+};
+
+Summary Summarize(std::vector<double> ms) {
+  Summary s;
+  if (ms.empty()) return s;
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) {
+    return ms[std::min(ms.size() - 1, static_cast<size_t>(q * ms.size()))];
+  };
+  s.p50 = at(0.5);
+  s.p95 = at(0.95);
+  s.max = ms.back();
+  for (double v : ms) s.mean += v;
+  s.mean /= static_cast<double>(ms.size());
+  return s;
+}
+
+nlohmann::json SummaryJson(const Summary& s) {
+  return {{"p50_ms", s.p50}, {"p95_ms", s.p95}, {"max_ms", s.max}, {"mean_ms", s.mean}};
+}
+
+int RunIo(BenchArgs& a, GlobalOptions* global, Engine* engine) {
+  kernel::IoBenchOptions o;
+  o.target = a.target;
+  if (a.target.empty()) throw Error("bench io needs --target DEVICE|NAME", ErrorKind::kUsage);
+  if (a.target[0] != '/' && engine) o.target = engine->Activate(a.target);
+  o.rw = kernel::ParseIoPattern(a.rw);
+  o.rwmix_read = a.rwmix;
+  o.bs = ParseSize(a.bs, "--bs");
+  o.iodepth = a.iodepth;
+  o.jobs = a.jobs;
+  o.runtime_seconds = a.size.empty() ? a.runtime : 0;
+  if (!a.size.empty()) o.size = ParseSize(a.size, "--size");
+  o.offset = ParseSize(a.offset, "--offset");
+  o.ramp_time_seconds = a.ramp;
+  o.engine = kernel::ParseIoEngine(a.engine);
+  o.random_map = !a.norandommap;
+  o.direct = !a.buffered;
+  if (isatty(STDERR_FILENO) && !global->json) {
+    o.progress = [](const kernel::IoBenchProgress& p) {
+      std::fprintf(stderr, "\r%6.1fs  %12llu IOs  %10.1f MiB", p.elapsed_seconds,
+                   static_cast<unsigned long long>(p.ios), static_cast<double>(p.bytes) / 1048576);
+    };
+  }
+  kernel::IoBenchResult r = kernel::RunIoBench(o);
+  if (o.progress) std::fprintf(stderr, "\n");
+  if (global->json) {
+    PrintJson(kernel::IoBenchResultToJson(r));
+  } else {
+    std::cout << kernel::FormatIoBenchText(r);
+  }
+  return 0;
+}
+
+// Creates `count` containers from `from` (activating each when asked), then removes them,
+// timing every call through the engine API.
+int RunOps(BenchArgs& a, GlobalOptions* global, Engine& engine) {
+  if (a.from.empty()) throw Error("bench ops needs --from LAYER", ErrorKind::kUsage);
+  std::vector<double> create_ms, remove_ms;
+  std::string prefix = "bench-" + std::to_string(getpid()) + "-";
+  for (unsigned i = 0; i < a.count; ++i) {
+    double t0 = NowMs();
+    engine.CreateContainer(prefix + std::to_string(i), a.from, std::nullopt);
+    if (a.activate) engine.Activate(prefix + std::to_string(i));
+    create_ms.push_back(NowMs() - t0);
+  }
+  for (unsigned i = 0; i < a.count; ++i) {
+    double t0 = NowMs();
+    engine.Remove(prefix + std::to_string(i), /*force=*/true, /*discard=*/false);
+    remove_ms.push_back(NowMs() - t0);
+  }
+  Summary c = Summarize(create_ms), r = Summarize(remove_ms);
+  if (global->json) {
+    PrintJson({{"count", a.count},
+               {"activate", a.activate},
+               {"create", SummaryJson(c)},
+               {"remove", SummaryJson(r)}});
+    return 0;
+  }
+  char line[200];
+  std::printf("in-process, %u containers%s\n", a.count, a.activate ? " (+activate)" : "");
+  std::snprintf(line, sizeof line, "create: p50 %.2f ms  p95 %.2f ms  max %.2f ms", c.p50, c.p95,
+                c.max);
+  std::printf("%s\n", line);
+  std::snprintf(line, sizeof line, "remove: p50 %.2f ms  p95 %.2f ms  max %.2f ms", r.p50, r.p95,
+                r.max);
+  std::printf("%s\n", line);
+  return 0;
+}
+
+// Grows the pool to `scale` containers, timing creates at the start and at the end, then
+// measures RSS and the time to reopen the catalog; removes nothing (the caller destroys the pool).
+int RunScale(BenchArgs& a, GlobalOptions* global, Engine& engine) {
+  if (a.from.empty()) throw Error("bench ops --scale needs --from LAYER", ErrorKind::kUsage);
+  std::vector<double> first, last;
+  unsigned window = std::min(100u, a.scale / 2);
+  for (unsigned i = 0; i < a.scale; ++i) {
+    double t0 = NowMs();
+    engine.CreateContainer("scale-" + std::to_string(i), a.from, std::nullopt);
+    double ms = NowMs() - t0;
+    if (i < window) first.push_back(ms);
+    if (i >= a.scale - window) last.push_back(ms);
+    if (isatty(STDERR_FILENO) && i % 500 == 0) std::fprintf(stderr, "\r%u devices", i);
+  }
+  uint64_t rss = kernel::ResidentSetBytes();
+  Summary f = Summarize(first), l = Summarize(last);
+  double ratio = f.p50 > 0 ? l.p50 / f.p50 : 0;
+  if (global->json) {
+    PrintJson({{"devices", a.scale},
+               {"first", SummaryJson(f)},
+               {"last", SummaryJson(l)},
+               {"ratio_p50", ratio},
+               {"rss_bytes", rss}});
+    return 0;
+  }
+  std::printf("scale run to %u devices\n", a.scale);
+  std::printf("create p50, first %u: %.2f ms; last %u: %.2f ms; ratio %.2f\n", window, f.p50,
+              window, l.p50, ratio);
+  std::printf("RSS at %u devices: %s\n", a.scale, FormatSize(rss).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddBenchCommands(CLI::App* bench, BenchArgs* a, GlobalOptions* global, Register on,
+                      std::function<Engine&()> engine) {
+  CLI::App* io = bench->add_subcommand("io", "io_uring block benchmark (like fio)");
+  io->add_option("--target", a->target, "block device, file, or a thinsnap device name");
+  io->add_option("--rw", a->rw, "read|write|randread|randwrite|randrw");
+  io->add_option("--rwmixread", a->rwmix, "randrw: percent reads (default 50)");
+  io->add_option("--bs", a->bs, "I/O size (default 4k)");
+  io->add_option("--iodepth", a->iodepth, "I/Os in flight per job (default 32)");
+  io->add_option("--jobs", a->jobs, "threads (default 1)");
+  io->add_option("--runtime", a->runtime, "seconds (default 10)");
+  io->add_option("--size", a->size, "bytes per job instead of a runtime");
+  io->add_option("--offset", a->offset, "start offset");
+  io->add_option("--ramp-time", a->ramp, "seconds not measured at the start");
+  io->add_option("--engine", a->engine, "auto|io_uring|psync");
+  io->add_flag("--norandommap", a->norandommap, "allow repeated random offsets (fio's flag)");
+  io->add_flag("--buffered", a->buffered, "page cache I/O instead of O_DIRECT");
+  on(io, [a, global, engine] {
+    bool named = !a->target.empty() && a->target[0] != '/';
+    return RunIo(*a, global, named ? &engine() : nullptr);
+  });
+  CLI::App* ops = bench->add_subcommand("ops", "container create/remove latency");
+  ops->add_option("--from", a->from, "the layer containers start from")->required();
+  ops->add_option("--count", a->count, "containers (default 100)");
+  ops->add_option("--scale", a->scale, "instead: create this many and time first vs last");
+  ops->add_flag("--activate", a->activate, "activate each container after creating it");
+  on(ops, [a, global, engine] {
+    return a->scale > 0 ? RunScale(*a, global, engine()) : RunOps(*a, global, engine());
+  });
+}
+
+}  // namespace thinsnap::cli

@@ -1,0 +1,223 @@
+#include "cli/output.h"
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "thinpool/units.h"
+
+namespace thinsnap::cli {
+
+void PrintTable(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size());
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 2, ' ');
+    }
+    std::cout << line << "\n";
+  }
+}
+
+void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << "\n"; }
+
+std::string FormatTime(int64_t ns) {
+  time_t secs = static_cast<time_t>(ns / 1000000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+namespace {
+
+const char* StateName(DeviceState s) {
+  switch (s) {
+    case DeviceState::kReady:
+      return "ready";
+    case DeviceState::kWritableLayer:
+      return "writable";
+    case DeviceState::kDeletePending:
+      return "delete-pending";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+nlohmann::json RecordToJson(const DeviceRecord& r) {
+  nlohmann::json j = {
+      {"Name", r.name},
+      {"Kind", DeviceKindName(r.kind)},
+      {"DeviceId", r.id},
+      {"DeviceSize", r.size_bytes},
+      {"Filesystem", FsTypeName(r.fs)},
+      {"ReadOnly", r.read_only},
+      {"State", StateName(r.state)},
+      {"Active", r.active},
+      {"Mountpoint", r.mountpoint},
+      {"Created", FormatTime(r.created_ns)},
+      {"Digest", r.digest},
+      {"Labels", r.labels},
+  };
+  j["Parent"] = r.parent_id == kNoParent ? nlohmann::json(nullptr) : nlohmann::json(r.parent_id);
+  return j;
+}
+
+nlohmann::json ViewToJson(const DeviceView& v) {
+  nlohmann::json j = RecordToJson(v.record);
+  j["DeviceName"] = v.dm_name;
+  j["DevicePath"] = v.device_path;
+  j["ParentChain"] = v.parent_chain;
+  j["MappedBytes"] = v.mapped_bytes;
+  j["Active"] = v.active;
+  return j;
+}
+
+void PrintDeviceView(const DeviceView& v) {
+  const DeviceRecord& r = v.record;
+  std::string chain;
+  for (const auto& p : v.parent_chain) chain += (chain.empty() ? "" : " <- ") + p;
+  PrintTable({
+      {"Name:", r.name},
+      {"Kind:", DeviceKindName(r.kind)},
+      {"Id:", std::to_string(r.id)},
+      {"Parents:", chain.empty() ? "-" : chain},
+      {"DM name:", v.dm_name},
+      {"Device:", v.active ? v.device_path : "(inactive)"},
+      {"Size:", FormatSize(r.size_bytes) + " (" + std::to_string(r.size_bytes) + " bytes)"},
+      {"Mapped:", v.active ? FormatSize(v.mapped_bytes) : "-"},
+      {"Filesystem:", FsTypeName(r.fs)},
+      {"Read-only:", r.read_only ? "yes" : "no"},
+      {"Mountpoint:", r.mountpoint.empty() ? "-" : r.mountpoint},
+      {"Created:", FormatTime(r.created_ns)},
+      {"Digest:", r.digest.empty() ? "-" : r.digest},
+  });
+}
+
+namespace {
+
+double Percent(uint64_t used, uint64_t total) {
+  return total ? 100.0 * static_cast<double>(used) / static_cast<double>(total) : 0;
+}
+
+const char* ModeText(const PoolReport& r) {
+  if (!r.active) return "inactive";
+  if (r.status.failed) return "failed";
+  if (r.status.needs_check) return "needs_check";
+  return kernel::PoolModeName(r.status.mode);
+}
+
+const char* DiscardText(DiscardMode d) {
+  return d == DiscardMode::kIgnore       ? "ignore"
+         : d == DiscardMode::kNoPassdown ? "no_passdown"
+                                         : "passdown";
+}
+
+}  // namespace
+
+nlohmann::json PoolReportToJson(const PoolReport& r) {
+  const PoolSettings& s = r.settings;
+  const kernel::PoolStatus& st = r.status;
+  uint64_t data_used = st.data_used_blocks * s.block_size;
+  uint64_t meta_used = st.metadata_used_blocks * 4096;
+  return {
+      {"PoolName", r.pool_name},
+      {"Root", r.root},
+      {"Mode", PoolModeName(s.mode)},
+      {"Active", r.active},
+      {"State", ModeText(r)},
+      {"BlockSize", s.block_size},
+      {"BaseDeviceSize", s.base_size},
+      {"BackingFilesystem", FsTypeName(s.fs)},
+      {"DataFile", s.data_path},
+      {"MetadataFile", s.metadata_path},
+      {"DataSpaceUsed", data_used},
+      {"DataSpaceTotal", r.data_bytes},
+      {"DataSpaceAvailable", r.data_bytes - std::min(r.data_bytes, data_used)},
+      {"MetadataSpaceUsed", meta_used},
+      {"MetadataSpaceTotal", r.metadata_bytes},
+      {"MetadataSpaceAvailable", r.metadata_bytes - std::min(r.metadata_bytes, meta_used)},
+      {"Provisioned", r.provisioned_bytes},
+      {"OvercommitRatio",
+       r.data_bytes ? static_cast<double>(r.provisioned_bytes) / static_cast<double>(r.data_bytes)
+                    : 0.0},
+      {"DiscardMode", DiscardText(s.discard)},
+      {"NoSpacePolicy", s.no_space == NoSpacePolicy::kQueue ? "queue" : "error"},
+      {"MinFreeSpacePercent", s.min_free_percent},
+      {"AutoextendThreshold", s.autoextend_threshold},
+      {"AutoextendPercent", s.autoextend_percent},
+      {"AutoextendMaxSize", s.autoextend_max_size},
+      {"UdevSyncSupported", r.udev_sync},
+      {"DeferredRemoval", s.deferred_removal},
+      {"LibraryVersion", r.library_version},
+      {"DriverVersion", r.dm_driver_version},
+      {"ThinPoolTargetVersion", r.thin_target_version},
+      {"TransactionId", r.transaction_id},
+      {"KernelTransactionId", st.transaction_id},
+      {"Devices", r.devices},
+      {"Layers", r.layers},
+      {"Containers", r.containers},
+      {"Volumes", r.volumes},
+      {"Warnings", r.warnings},
+  };
+}
+
+void PrintPoolReport(const PoolReport& r) {
+  const PoolSettings& s = r.settings;
+  const kernel::PoolStatus& st = r.status;
+  auto usage = [&](uint64_t used_blocks, uint64_t total_blocks, uint64_t block) {
+    char pct[16];
+    std::snprintf(pct, sizeof pct, "%.1f%%", Percent(used_blocks, total_blocks));
+    return FormatSize(used_blocks * block) + " / " + FormatSize(total_blocks * block) + " (" + pct +
+           ", " + FormatSize((total_blocks - std::min(used_blocks, total_blocks)) * block) +
+           " free)";
+  };
+  char ratio[16];
+  std::snprintf(ratio, sizeof ratio, "%.2fx",
+                r.data_bytes
+                    ? static_cast<double>(r.provisioned_bytes) / static_cast<double>(r.data_bytes)
+                    : 0.0);
+  std::string autoextend =
+      s.autoextend_threshold > 0
+          ? "at " + std::to_string(s.autoextend_threshold) + "% by " +
+                std::to_string(s.autoextend_percent) + "%" +
+                (s.autoextend_max_size ? " up to " + FormatSize(s.autoextend_max_size) : "")
+          : "off";
+  PrintTable({
+      {"Pool:", r.pool_name},
+      {"Root:", r.root},
+      {"Mode:", PoolModeName(s.mode)},
+      {"State:", ModeText(r)},
+      {"Data:", s.data_path.empty() ? "-" : s.data_path},
+      {"Metadata:", s.metadata_path.empty() ? "-" : s.metadata_path},
+      {"Block size:", FormatSize(s.block_size)},
+      {"Base device:", FormatSize(s.base_size) + " " + FsTypeName(s.fs)},
+      {"Data space:",
+       r.active ? usage(st.data_used_blocks, st.data_total_blocks, s.block_size) : "-"},
+      {"Metadata space:",
+       r.active ? usage(st.metadata_used_blocks, st.metadata_total_blocks, 4096) : "-"},
+      {"Provisioned:", FormatSize(r.provisioned_bytes) + " (over-commit " + ratio + ")"},
+      {"Discard:", DiscardText(s.discard)},
+      {"When full:", s.no_space == NoSpacePolicy::kQueue ? "queue I/O" : "error I/O"},
+      {"Min free space:", std::to_string(s.min_free_percent) + "%"},
+      {"Autoextend:", autoextend},
+      {"Devices:", std::to_string(r.devices) + " (" + std::to_string(r.layers) + " layers, " +
+                       std::to_string(r.containers) + " containers, " + std::to_string(r.volumes) +
+                       " volumes)"},
+      {"Transaction id:", std::to_string(r.transaction_id)},
+      {"Udev sync:", r.udev_sync ? "yes" : "no (nodes made by libdevmapper)"},
+      {"Deferred removal:", s.deferred_removal ? "on" : "off"},
+      {"Library version:", r.library_version},
+      {"Driver version:", r.dm_driver_version + ", thin-pool target " + r.thin_target_version},
+  });
+  for (const auto& w : r.warnings) std::cout << "Warning: " << w << "\n";
+}
+
+}  // namespace thinsnap::cli
