@@ -173,6 +173,14 @@ std::optional<std::string> LoopBackingFile(const std::string& loop_path) {
   return backing;
 }
 
+void DetachLoopDevice(const std::string& loop_path) {
+  UniqueFd fd = UniqueFd::Open(loop_path, O_RDONLY);
+  if (::ioctl(fd.get(), LOOP_CLR_FD, 0) != 0 && errno != ENXIO) {
+    ThrowErrno("detach " + loop_path, errno);
+  }
+  fd.Close();
+}
+
 void RefreshCapacity(const std::string& loop_path) {
   UniqueFd fd = UniqueFd::Open(loop_path, O_RDONLY);
   if (::ioctl(fd.get(), LOOP_SET_CAPACITY, 0) != 0) {

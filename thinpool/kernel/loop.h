@@ -70,6 +70,10 @@ class LoopDevice {
 // The loop device (e.g. "/dev/loop3") currently backed by `path` (same device and inode), if any.
 std::optional<std::string> FindLoopForFile(const std::string& path);
 
+// Detaches the loop device at `loop_path` (LOOP_CLR_FD); a device that is not attached is fine.
+// With other openers the kernel detaches it when the last one closes.
+void DetachLoopDevice(const std::string& loop_path);
+
 // Makes the loop device pick up its backing file's new size (LOOP_SET_CAPACITY).
 void RefreshCapacity(const std::string& loop_path);
 
