@@ -342,6 +342,8 @@ TEST(IoBench, FileRunsDoExactlyTheSizeForEveryModeAndEngine) {
       o.jobs = 2;  // each job covers the whole region, as fio
       o.bs = 64 * kKiB;
       ExpectExactRun(o, 2 * 64);
+      o.submit_batch = 1;  // fio's default submission: one I/O per io_uring_enter
+      ExpectExactRun(o, 2 * 64);
     }
   }
 }
@@ -424,12 +426,14 @@ TEST(IoBench, TimeBasedRunReportsProgressAboutOnceASecond) {
     std::vector<IoBenchProgress> seen;
     o.progress = [&](const IoBenchProgress& p) { seen.push_back(p); };
     const IoBenchResult r = RunIoBench(o);
-    EXPECT_NEAR(r.elapsed_seconds, 1.6, 0.2);
-    ASSERT_EQ(seen.size(), 2u);
-    EXPECT_NEAR(seen[0].elapsed_seconds, 1.0, 0.2);
+    EXPECT_NEAR(r.elapsed_seconds, 1.6, 0.3);
+    ASSERT_GE(seen.size(), 2u);  // at ~1 s and ~2 s of the ~2.1 s run; more on a loaded machine
+    EXPECT_NEAR(seen[0].elapsed_seconds, 1.0, 0.3);
     EXPECT_GT(seen[1].ios, seen[0].ios);
     EXPECT_EQ(seen[1].bytes, seen[1].ios * o.bs);
-    EXPECT_LT(r.read.ios, seen[1].ios + r.read.iops * 0.7) << "ramp I/Os must not be counted";
+    // By ~2.0 s, ~2.0 s worth of I/O had completed; the result counts only the 1.6 s after the
+    // ramp.
+    EXPECT_LT(r.read.ios, seen[1].ios) << "ramp I/Os must not be counted";
   }
 }
 

@@ -62,9 +62,12 @@ struct IoBenchProgress {
 struct IoBenchOptions {
   std::string target;  // block device or existing regular file
   IoPattern rw = IoPattern::kRead;
-  unsigned rwmix_read = 50;    // percent of reads for randrw
-  uint64_t bs = 4096;          // bytes per I/O
-  unsigned iodepth = 32;       // I/Os in flight per job
+  unsigned rwmix_read = 50;  // percent of reads for randrw
+  uint64_t bs = 4096;        // bytes per I/O
+  unsigned iodepth = 32;     // I/Os in flight per job
+  // io_uring: I/Os queued per io_uring_enter; 0 = all free slots at once (the default). fio's
+  // default (iodepth_batch_submit=1) submits each I/O as soon as a slot frees: 1 here.
+  unsigned submit_batch = 0;
   unsigned jobs = 1;           // job threads
   double runtime_seconds = 0;  // > 0: time-based; 0: until the region is covered once
   uint64_t size = 0;           // bytes of the target per job; 0: from offset to the end

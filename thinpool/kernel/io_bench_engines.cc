@@ -53,8 +53,9 @@ class Ring {
 };
 
 // The io_uring engine for one job: iodepth slots, each owning one registered buffer. The loop
-// fills every free slot, submits the batch with one syscall (which also waits for a completion),
-// then reaps all available completions at once.
+// fills every free slot (or submit_batch of them at a time), submits the batch with one syscall
+// (which, once the ring is full, also waits for a completion), then reaps all available
+// completions at once.
 class UringJob {
  public:
   UringJob(const JobSpec& spec, JobCounters& counters, JobOutput& out);
@@ -68,7 +69,9 @@ class UringJob {
   };
 
   void Register();
+  bool CanIssueMore();
   void FillQueue();
+  void Submit();
   void SubmitAndWait();
   void Reap();
   void Complete(const io_uring_cqe& cqe, uint64_t now);
@@ -122,19 +125,33 @@ void UringJob::Run() {
   while (true) {
     FillQueue();
     if (inflight_ == 0) break;
+    if (unsubmitted_ > 0 && CanIssueMore()) {
+      Submit();  // a partial batch (submit_batch): submit it and queue the next one
+      continue;
+    }
     SubmitAndWait();
     Reap();
   }
   out_.measured_ns = window_.MeasuredUntil(NowNs());
 }
 
+bool UringJob::CanIssueMore() {
+  if (spec_.total_ios && issued_ == spec_.total_ios) stop_issuing_ = true;
+  return !stop_issuing_ && inflight_ < options_.iodepth;
+}
+
+void UringJob::Submit() {
+  int ret;
+  while ((ret = io_uring_submit(ring_.get())) == -EINTR) {
+  }
+  if (ret < 0) ThrowErrno("io_uring_submit", -ret);
+  unsubmitted_ -= static_cast<unsigned>(ret);
+}
+
 void UringJob::FillQueue() {
   const uint64_t now = NowNs();
-  while (!stop_issuing_ && inflight_ < options_.iodepth) {
-    if (spec_.total_ios && issued_ == spec_.total_ios) {
-      stop_issuing_ = true;
-      break;
-    }
+  const unsigned batch = options_.submit_batch ? options_.submit_batch : options_.iodepth;
+  for (unsigned queued = 0; queued < batch && CanIssueMore(); ++queued) {
     const unsigned slot = free_slots_.back();
     free_slots_.pop_back();
     const IoSequence::Io io = sequence_.At(issued_++);

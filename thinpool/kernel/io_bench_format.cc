@@ -64,6 +64,7 @@ nlohmann::json OptionsJson(const IoBenchOptions& o) {
       {"rw", IoPatternName(o.rw)},
       {"bs", o.bs},
       {"iodepth", o.iodepth},
+      {"iodepth_batch_submit", o.submit_batch ? o.submit_batch : o.iodepth},
       {"numjobs", o.jobs},
       {"runtime", o.runtime_seconds},
       {"ramp_time", o.ramp_time_seconds},
