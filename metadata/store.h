@@ -5,6 +5,15 @@
 // transaction is Begin(intent N+1) -> kernel op -> set_transaction_id N N+1 -> Commit(N+1); the
 // engine's thinpool/transaction.h drives it and reconciles a pending intent with the kernel.
 //
+// Errors: a REQUIRES violated throws Error(kFailure) and changes nothing; mutations that break a
+// catalog invariant throw Error(kCorrupt) before anything is written; a limit of the format
+// (metadata/codec.h) throws Error(kUsage) before anything is written. A failed write or sync
+// throws the I/O error and leaves the Store unusable (every later change throws): what reached
+// the disk is unknown until the store is opened again.
+//
+// Files: <dir>/catalog (checkpoint) and <dir>/journal; <dir>/*.tmp are leftovers of an
+// interrupted checkpoint, removed by Open().
+//
 // Thread-safety: none; one process at a time, under metadata/lock.h's RootLock.
 #ifndef THINSNAP_METADATA_STORE_H_
 #define THINSNAP_METADATA_STORE_H_
@@ -52,6 +61,11 @@ class Store {
 
   // What Open() had to repair, one line each ("journal: cut 37 torn bytes at offset 4096").
   const std::vector<std::string>& recovery_notes() const;
+
+  // The journal's current length in bytes, and the sequence number of the last record written
+  // (or covered by the checkpoint). For tests, `pool status` and benchmarks.
+  uint64_t journal_bytes() const;
+  uint64_t last_seq() const;
 
  private:
   Store();
