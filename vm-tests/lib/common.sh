@@ -86,7 +86,7 @@ thin_check_pool_meta() {
 }
 
 # pool_status_field NAME N: field N (1-based) of `dmsetup status NAME` after the target name,
-# e.g. 2 = transaction id, 3 = used/total metadata blocks, 4 = used/total data blocks.
+# e.g. 1 = transaction id, 2 = used/total metadata blocks, 3 = used/total data blocks.
 pool_status_field() {
   dmsetup status "$1" | awk -v n="$2" '{ print $(n + 3) }'
 }

@@ -12,16 +12,18 @@
 
 # Tools of the base image; each is looked up on the host PATH (plus sbin dirs).
 BASE_TOOLS_REQUIRED=(
-  busybox
+  busybox dash bash date
   mke2fs mkfs.ext4 e2fsck fsck.ext4 resize2fs tune2fs debugfs dumpe2fs
   mkfs.xfs xfs_repair xfs_growfs xfs_admin xfs_db xfs_io xfs_info xfs_spaceman
   blkid losetup blkdiscard wipefs dmsetup fio
   pdata_tools thin_check thin_dump thin_ls thin_delta thin_repair thin_restore thin_metadata_size
 )
-# Included when the host has them: bash for scenarios that want it, coreutils date (busybox date
-# lacks %N), util-linux extras.
+# /bin/sh is dash, as on a Debian host: Debian's busybox-static shell runs its own applets in
+# preference to PATH (its losetup has no --show), so it would hide the real tools. bash is there
+# for scripts that want it; coreutils date because busybox date has no %N.
+# Included when the host has them:
 BASE_TOOLS_OPTIONAL=(
-  bash date mount umount lsblk findmnt fallocate fstrim flock xfs_freeze fsck.xfs
+  mount umount lsblk findmnt fallocate fstrim flock xfs_freeze fsck.xfs
   thin_rmap thin_trim strace lvm
 )
 
@@ -98,7 +100,7 @@ make_skeleton() {
 # Every busybox applet becomes a link unless a real tool of that name is already staged.
 link_busybox_applets() {
   local stage=$1 applet
-  ln -sf busybox "$stage/usr/bin/sh"
+  ln -sf dash "$stage/usr/bin/sh"
   while IFS= read -r applet; do
     [[ -e $stage/usr/bin/$applet || -e $stage/usr/sbin/$applet ]] && continue
     ln -s busybox "$stage/usr/bin/$applet"
@@ -126,7 +128,8 @@ base_key() {
   local -a libs
   mapfile -t libs < <(shared_libs "$@")
   {
-    echo "format 1 $kernel_dir"
+    echo "$kernel_dir"
+    sha256sum "${BASH_SOURCE[0]}"
     cat "$kernel_dir/modules.load"
     stat -L -c '%n %s %Y %i' "$@" "${libs[@]}"
   } | sha256sum | cut -c1-20
