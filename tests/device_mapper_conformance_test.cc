@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <memory>
@@ -153,7 +154,14 @@ class DeviceMapperConformance : public ::testing::TestWithParam<std::string> {
     return name;
   }
 
-  PoolStatus Pool() { return ParsePoolStatus(dm().Status(pool_)); }
+  // The status params of `name`; against the kernel they are printed, so that the real lines
+  // can be copied into thin_status_test.cc.
+  std::string StatusOf(const std::string& name, bool no_flush = false) {
+    std::string line = dm().Status(name, no_flush);
+    if (GetParam() == "real") std::printf("kernel status %s: \"%s\"\n", name.c_str(), line.c_str());
+    return line;
+  }
+  PoolStatus Pool() { return ParsePoolStatus(StatusOf(pool_)); }
 
   // Runs `fn` expecting an Error with errno `err`; returns its message.
   template <typename F>
@@ -245,11 +253,11 @@ TEST_P(DeviceMapperConformance, ThinDeviceMapsAndSnapshotsShareBlocks) {
   CreatePool();
   std::string origin = CreateThin(1);
   EXPECT_EQ(dm().Info(pool_)->open_count, 1) << "the thin device holds the pool";
-  ThinStatus t = ParseThinStatus(dm().Status(origin));
+  ThinStatus t = ParseThinStatus(StatusOf(origin));
   EXPECT_EQ(t.mapped_sectors, 0u);
   EXPECT_FALSE(t.highest_mapped_sector.has_value());
   backend_->WriteBlocks(origin, pool_, 1, 4);
-  t = ParseThinStatus(dm().Status(origin));
+  t = ParseThinStatus(StatusOf(origin));
   EXPECT_EQ(t.mapped_sectors, 4 * kBlockSectors);
   EXPECT_EQ(t.highest_mapped_sector, 4 * kBlockSectors - 1);
   dm().Suspend(origin);
@@ -259,7 +267,7 @@ TEST_P(DeviceMapperConformance, ThinDeviceMapsAndSnapshotsShareBlocks) {
   EXPECT_FALSE(dm().Info(origin)->suspended);
   std::string snap = CreateThin(2, /*send_message=*/false, /*read_only=*/true);
   EXPECT_TRUE(dm().Info(snap)->read_only);
-  EXPECT_EQ(ParseThinStatus(dm().Status(snap)).mapped_sectors, 4 * kBlockSectors);
+  EXPECT_EQ(ParseThinStatus(StatusOf(snap)).mapped_sectors, 4 * kBlockSectors);
   EXPECT_EQ(Pool().data_used_blocks, 4u) << "the snapshot shares the origin's blocks";
 }
 
@@ -298,7 +306,12 @@ TEST_P(DeviceMapperConformance, RemoveRetriesThenFailsBusyOrDefers) {
             RemoveResult::kDeferred);
   EXPECT_TRUE(dm().Info(thin)->deferred_remove);
   backend_->CloseHold(thin);
+  // The kernel removes it from a work queue after the last close: allow it a moment.
+  for (int i = 0; i < 100 && dm().Info(thin).has_value(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_FALSE(dm().Info(thin).has_value()) << "removed when the last opener closed it";
+  EXPECT_NE(::access(dm().DevicePath(thin).c_str(), F_OK), 0) << "stale node left behind";
   EXPECT_EQ(dm().Remove(thin, RemoveOptions{}), RemoveResult::kAbsent);
   EXPECT_EQ(dm().Remove(pool_, RemoveOptions{}), RemoveResult::kRemoved);
   EXPECT_FALSE(dm().Info(pool_).has_value());

@@ -68,6 +68,39 @@ std::vector<PoolCase> PoolCases() {
   return cases;
 }
 
+// Lines printed by Debian's 6.1.0-56-cloud-amd64 kernel (thin-pool 1.22) during
+// vm-tests/scenarios/dm_conformance.sh: 4 MiB metadata, 64 MiB data in 64 KiB blocks.
+TEST(ThinStatus, ParsesLinesCapturedFromLinux61) {
+  PoolStatus fresh =
+      ParsePoolStatus("0 111/1024 0/1024 - rw discard_passdown queue_if_no_space - 256 ");
+  EXPECT_EQ(fresh.metadata_used_blocks, 111u);
+  EXPECT_EQ(fresh.metadata_total_blocks, 1024u);
+  EXPECT_EQ(fresh.data_total_blocks, 1024u);
+  EXPECT_EQ(fresh.metadata_low_watermark, 256u);
+  PoolStatus features =
+      ParsePoolStatus("0 111/1024 0/1024 - rw no_discard_passdown error_if_no_space - 256 ");
+  EXPECT_EQ(features.discard, DiscardMode::kNoPassdown);
+  EXPECT_TRUE(features.error_if_no_space);
+  EXPECT_EQ(ParsePoolStatus("1 112/1024 0/1024 - rw discard_passdown queue_if_no_space - 256 ")
+                .transaction_id,
+            1u);
+  PoolStatus held =
+      ParsePoolStatus("0 112/1024 0/1024 13 rw discard_passdown queue_if_no_space - 256 ");
+  EXPECT_EQ(held.held_metadata_root, 13u);
+  PoolStatus used =
+      ParsePoolStatus("0 112/1024 4/1024 - rw discard_passdown queue_if_no_space - 256 ");
+  EXPECT_EQ(used.data_used_blocks, 4u);
+  EXPECT_EQ(ParsePoolStatus("0 111/1024 0/2048 - rw discard_passdown queue_if_no_space - 256 ")
+                .data_total_blocks,
+            2048u);
+  ThinStatus empty = ParseThinStatus("0 -");
+  EXPECT_EQ(empty.mapped_sectors, 0u);
+  EXPECT_FALSE(empty.highest_mapped_sector.has_value());
+  ThinStatus written = ParseThinStatus("512 511");
+  EXPECT_EQ(written.mapped_sectors, 512u);
+  EXPECT_EQ(written.highest_mapped_sector, 511u);
+}
+
 TEST(ThinStatus, ParsesPoolLines) {
   for (const PoolCase& c : PoolCases()) ExpectSame(ParsePoolStatus(c.line), c.want, c.line);
 }

@@ -178,6 +178,12 @@ struct dm_info GetInfo(DmTask& task) {
   return info;
 }
 
+// STATUS and INFO on an absent device succeed in libdevmapper with exists=0; make it an error.
+void RequireExists(DmTask& task, const std::string& op, const std::string& name) {
+  if (GetInfo(task).exists) return;
+  ThrowErrno("dm " + op + " " + name, ENXIO);
+}
+
 Table ReadTargets(DmTask& task) {
   Table table;
   void* next = nullptr;
@@ -276,7 +282,10 @@ RemoveResult LibDevmapper::Remove(const std::string& name, const RemoveOptions& 
     DmTask task(DM_DEVICE_REMOVE, "remove", name);
     task.UseCookie(udev_sync_);
     if (task.TryRun()) return RemoveResult::kRemoved;
-    if (task.error_number() == ENXIO) return RemoveResult::kAbsent;
+    if (task.error_number() == ENXIO) {
+      RemoveStaleNode(name);
+      return RemoveResult::kAbsent;
+    }
     if (task.error_number() != EBUSY) task.Throw(nullptr);
     if (NowMs() >= deadline) {
       if (!opts.deferred) task.Throw(nullptr);
@@ -308,6 +317,7 @@ std::string LibDevmapper::Status(const std::string& name, bool no_flush) {
   DmTask task(DM_DEVICE_STATUS, "status", name);
   if (no_flush) task.Set("set noflush", dm_task_no_flush);
   task.Run();
+  RequireExists(task, "status", name);
   Table targets = ReadTargets(task);
   if (targets.empty()) {
     throw Error("dm status " + name + ": the device has no live table", ErrorKind::kFailure);
@@ -318,6 +328,7 @@ std::string LibDevmapper::Status(const std::string& name, bool no_flush) {
 Table LibDevmapper::GetTable(const std::string& name) {
   DmTask task(DM_DEVICE_TABLE, "table", name);
   task.Run();
+  RequireExists(task, "table", name);
   return ReadTargets(task);
 }
 
@@ -325,7 +336,10 @@ std::optional<DeviceInfo> LibDevmapper::Info(const std::string& name) {
   DmTask task(DM_DEVICE_INFO, "info", name);
   task.Run();
   struct dm_info info = GetInfo(task);
-  if (!info.exists) return std::nullopt;
+  if (!info.exists) {
+    RemoveStaleNode(name);
+    return std::nullopt;
+  }
   const char* uuid = dm_task_get_uuid(task.get());
   return DeviceInfo{.suspended = info.suspended != 0,
                     .read_only = info.read_only != 0,
@@ -388,6 +402,13 @@ uint32_t LibDevmapper::WaitEvent(const std::string& name, uint32_t event_nr) {
   task.Set("set event nr", [&](dm_task* t) { return dm_task_set_event_nr(t, event_nr); });
   task.Run();
   return GetInfo(task).event_nr;
+}
+
+void LibDevmapper::RemoveStaleNode(const std::string& name) {
+  // Without udev nobody removes the node of a device that went away by a deferred remove.
+  if (udev_sync_ || ::access(DevicePath(name).c_str(), F_OK) != 0) return;
+  DmTask task(DM_DEVICE_MKNODES, "mknodes", name);
+  task.Run();
 }
 
 std::string LibDevmapper::DevicePath(const std::string& name) {

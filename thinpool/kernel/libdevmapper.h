@@ -51,6 +51,9 @@ class LibDevmapper : public DeviceMapper {
   std::string ReportUdevMode() const;
 
  private:
+  // No udev: removes /dev/mapper/<name> when the device is gone (DM_DEVICE_MKNODES).
+  void RemoveStaleNode(const std::string& name);
+
   bool udev_sync_ = false;
 };
 
