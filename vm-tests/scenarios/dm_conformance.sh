@@ -1,6 +1,6 @@
 #!/bin/sh
 # Description: DeviceMapper conformance suite, loop and blockdev tests against the guest's real dm-thin
-# VM-Args: --include ${THINSNAP_BUILD_DIR}/tests/device_mapper_conformance_test --include ${THINSNAP_BUILD_DIR}/tests/loop_test --include ${THINSNAP_BUILD_DIR}/tests/blockdev_test --include ${THINSNAP_BUILD_DIR}/tests/thin_status_test
+# VM-Args: --include @BUILD@/tests/device_mapper_conformance_test --include @BUILD@/tests/loop_test --include @BUILD@/tests/blockdev_test --include @BUILD@/tests/thin_status_test --timeout 600
 # The suite provokes kernel errors on purpose (EEXIST, ENODATA, EINVAL, EBUSY paths):
 # Expect-kernel: device-mapper: ioctl: error adding target to table
 # Expect-kernel: device-mapper: thin: Creation of new (thinly-provisioned device with id|snapshot) [0-9]+ .*failed
