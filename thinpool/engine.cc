@@ -34,7 +34,7 @@ std::unique_ptr<Engine> Engine::Open(const std::string& root, kernel::DeviceMapp
   sys->MakeDirs(root);
   RootLock lock = RootLock::Acquire(root, opts.lock_timeout_ms);
   sys->MakeDirs(root + "/meta");
-  std::unique_ptr<Store> store = Store::Open(root + "/meta");
+  std::unique_ptr<Store> store = Store::Open(root + "/meta", opts.store);
   std::unique_ptr<Engine> engine(
       new Engine(root, dm, sys, opts, std::move(lock), std::move(store)));
   std::vector<std::string> notes;

@@ -28,6 +28,7 @@ namespace thinsnap {
 
 struct EngineOptions {
   int lock_timeout_ms = 30000;
+  StoreOptions store;  // tests pass a fault-injecting file system here
   // Print a line of progress for long work (layer import); may be empty.
   std::function<void(const std::string&)> progress;
 };

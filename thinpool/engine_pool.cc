@@ -146,6 +146,13 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
     m.sys->ZeroStart(devs.metadata, 4096);
     m.LoadPoolTable(s, devs.data, devs.metadata, /*create=*/true);
   }
+  // A root that held a destroyed pool keeps counting transactions: start the new pool there.
+  uint64_t kernel_txn = m.PoolStatusNow().transaction_id;
+  uint64_t journal_txn = m.catalog().transaction_id();
+  if (kernel_txn != journal_txn) {
+    m.dm->Message(m.PoolName(), "set_transaction_id " + std::to_string(kernel_txn) + " " +
+                                    std::to_string(journal_txn));
+  }
   m.Progress("pool " + m.PoolName() + " created (" + PoolModeName(s.mode) + ", " +
              FormatSize(s.block_size) + " blocks)");
   // The base device, formatted once; every layer and container descends from it.

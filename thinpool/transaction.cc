@@ -91,16 +91,35 @@ void Transactor::Run(Intent intent) {
     FaultPoint("after-kernel-op");
     SetKernelTransactionId(from, intent.txn);
   } catch (const Error& e) {
-    if (HasDeletes(intent)) throw;  // left pending: the next open rolls it forward
-    // EEXIST: the id belongs to a device we did not make (an orphan); never delete that one.
-    if (e.error_number() == EEXIST && done > 0) --done;
-    Undo(intent, done);
-    store_->Abort(intent.txn);
-    throw;
+    if (!Settle(intent, from, done, e)) throw;
+    return;
   }
   FaultPoint("after-set-transaction-id");
   store_->Commit(intent.txn);
   FaultPoint("after-commit");
+}
+
+// After a kernel error inside Run(): finds out from the pool's transaction id what really
+// happened, and makes the journal say the same. Returns true when the transaction did complete
+// (its reply was lost), false when it was rolled back or left pending for the next open.
+bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const Error& error) {
+  uint64_t kernel_txn;
+  try {
+    kernel_txn = KernelTransactionId();
+  } catch (const Error&) {
+    return false;  // the pool cannot tell us: the intent stays pending for the next open
+  }
+  if (kernel_txn == intent.txn) {
+    store_->Commit(intent.txn);
+    FaultPoint("after-commit");
+    return true;
+  }
+  if (kernel_txn != from || HasDeletes(intent)) return false;  // the next open rolls forward
+  // EEXIST: the id belongs to a device we did not make (an orphan); never delete that one.
+  if (error.error_number() == EEXIST && done > 0) --done;
+  Undo(intent, done);
+  store_->Abort(intent.txn);
+  return false;
 }
 
 std::string Transactor::Reconcile() {

@@ -25,6 +25,7 @@
 
 #include <string>
 
+#include "metadata/error.h"
 #include "metadata/records.h"
 #include "metadata/store.h"
 #include "thinpool/kernel/device_mapper.h"
@@ -37,8 +38,10 @@ class Transactor {
   Transactor(Store* store, kernel::DeviceMapper* dm, std::string pool)
       : store_(store), dm_(dm), pool_(std::move(pool)) {}
 
-  // Runs one transaction (intent.txn is filled in). On a kernel failure the ops already done are
-  // undone and the intent aborted before the kernel's error is rethrown.
+  // Runs one transaction (intent.txn is filled in). On a kernel failure it asks the pool how far
+  // the transaction got: when the pool reached N+1 (a lost reply) it commits and returns; when
+  // it is still at N the creates already done are undone and the intent aborted before the
+  // kernel's error is rethrown; deletes stay pending and are rolled forward at the next open.
   // REQUIRES: nothing pending; `intent` holds only creates or only deletes.
   void Run(Intent intent);
 
@@ -55,6 +58,7 @@ class Transactor {
  private:
   void Apply(const KernelOp& op, bool tolerate_done);
   void Undo(const Intent& intent, size_t done);
+  bool Settle(const Intent& intent, uint64_t from, size_t done, const Error& error);
   void SetKernelTransactionId(uint64_t from, uint64_t to);
   static bool HasDeletes(const Intent& intent);
   std::string Describe(const Intent& intent);

@@ -1,0 +1,407 @@
+// Engine logic against FakeDeviceMapper + FakeSystem: the pool lifecycle, devices, the guards,
+// and crash recovery through the journal/transaction-id protocol, including a randomized
+// property test with power cuts at every step.
+#include "thinpool/engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <random>
+#include <set>
+
+#include "metadata/error.h"
+#include "tests/fake_device_mapper.h"
+#include "tests/fake_system.h"
+#include "tests/fault_fs.h"
+
+namespace thinsnap {
+namespace {
+
+using kernel::FakeDeviceMapper;
+using kernel::FakeSystem;
+
+// Writes `content` into a pipe and returns its read end (the tar "file").
+int PipeWith(const std::string& content) {
+  int fds[2];
+  EXPECT_EQ(::pipe(fds), 0);
+  EXPECT_EQ(::write(fds[1], content.data(), content.size()), static_cast<ssize_t>(content.size()));
+  ::close(fds[1]);
+  return fds[0];
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/thinsnap-engine-test-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    Open();
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::string cmd = "rm -rf " + root_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+  void Open() {
+    engine_.reset();
+    EngineOptions opts;
+    opts.lock_timeout_ms = 0;
+    opts.store.fs = &fs_;
+    engine_ = Engine::Open(root_, &dm_, &sys_, opts);
+  }
+  void CreateLoopbackPool() {
+    PoolCreateOptions o;
+    o.data_size = 1ull << 30;
+    o.metadata_size = 16 << 20;
+    o.base_size = 256 << 20;
+    engine_->CreatePool(o);
+  }
+  std::string MetadataLoop() { return *sys_.FindLoop(root_ + "/metadata"); }
+  std::set<uint32_t> KernelIds() {
+    auto ids = dm_.ThinIds(MetadataLoop());
+    return {ids.begin(), ids.end()};
+  }
+  std::set<uint32_t> CatalogIds() {
+    std::set<uint32_t> ids;
+    engine_->store().catalog().ForEach([&](const DeviceRecord& r) { ids.insert(r.id); });
+    return ids;
+  }
+  void ExpectConsistent() {
+    EXPECT_EQ(KernelIds(), CatalogIds());
+    EXPECT_EQ(*dm_.TransactionId(MetadataLoop()), engine_->store().catalog().transaction_id());
+    EXPECT_FALSE(engine_->store().pending().has_value());
+    CheckReport r = engine_->Check();
+    EXPECT_TRUE(r.problems.empty()) << (r.problems.empty() ? "" : r.problems.front());
+  }
+
+  std::string root_;
+  FakeDeviceMapper dm_;
+  FakeSystem sys_{&dm_};
+  FaultFileSystem fs_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, CreatePoolMakesAndFormatsTheBaseDevice) {
+  CreateLoopbackPool();
+  PoolReport r = engine_->Status();
+  EXPECT_TRUE(r.active);
+  EXPECT_EQ(r.settings.mode, PoolMode::kLoopback);
+  EXPECT_EQ(r.status.transaction_id, 1u);
+  EXPECT_EQ(r.status.data_total_blocks, (1ull << 30) / (64 << 10));
+  const DeviceRecord* base = engine_->store().catalog().FindByName("base");
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(base->kind, DeviceKind::kBase);
+  EXPECT_EQ(base->size_bytes, 256u << 20);
+  EXPECT_EQ(KernelIds(), std::set<uint32_t>{base->id});
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, SecondPoolInTheSameRootIsRefused) {
+  CreateLoopbackPool();
+  try {
+    CreateLoopbackPool();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kExists);
+    EXPECT_NE(std::string(e.what()).find("already exists"), std::string::npos);
+  }
+}
+
+TEST_F(EngineTest, BadBlockSizeIsAUsageErrorBeforeAnythingIsMade) {
+  PoolCreateOptions o;
+  o.block_size = 96 << 10;
+  EXPECT_THROW(engine_->CreatePool(o), Error);
+  EXPECT_FALSE(sys_.Exists(root_ + "/data"));
+}
+
+TEST_F(EngineTest, DirectModeRefusesADeviceWithAFilesystemUnlessForced) {
+  sys_.AddBlockDevice("/dev/nvme0n1", 4ull << 30, "ext4 filesystem (UUID 1234)");
+  sys_.AddBlockDevice("/dev/nvme1n1", 256 << 20);
+  PoolCreateOptions o;
+  o.mode = PoolMode::kDirect;
+  o.data_device = "/dev/nvme0n1";
+  o.metadata_device = "/dev/nvme1n1";
+  o.base_size = 256 << 20;
+  try {
+    engine_->CreatePool(o);
+    FAIL() << "expected a refusal";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ext4 filesystem"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(engine_->store().catalog().config().empty() ||
+              engine_->store().catalog().config().count("pool.id") == 0);
+  o.force = true;
+  engine_->CreatePool(o);
+  EXPECT_EQ(engine_->Status().settings.mode, PoolMode::kDirect);
+}
+
+TEST_F(EngineTest, LayerContainerCommitAndRemove) {
+  CreateLoopbackPool();
+  DeviceRecord layer = engine_->ImportLayer("l1", "", PipeWith("tar bytes"));
+  EXPECT_TRUE(layer.read_only);
+  EXPECT_EQ(layer.state, DeviceState::kReady);
+  EXPECT_EQ(layer.digest, "sha256:fake-9");
+  DeviceRecord c = engine_->CreateContainer("c1", "l1", std::nullopt);
+  EXPECT_EQ(c.parent_id, layer.id);
+  std::string dir = engine_->Mount("c1", "");
+  EXPECT_EQ(dir, root_ + "/mnt/c1");
+  EXPECT_EQ(sys_.mounts.count(dir), 1u);
+  DeviceRecord l2 = engine_->Commit("c1", "l2");
+  EXPECT_EQ(l2.parent_id, layer.id);
+  EXPECT_TRUE(l2.read_only);
+  EXPECT_THROW(engine_->Remove("c1", false, false), Error);  // mounted
+  EXPECT_THROW(engine_->Remove("l1", false, false), Error);  // has children
+  EXPECT_EQ(engine_->Remove("c1", true, false), RemoveOutcome::kRemoved);
+  EXPECT_EQ(sys_.mounts.count(dir), 0u);
+  EXPECT_EQ(engine_->store().catalog().FindByName("c1"), nullptr);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, ContainerSizeGrowsTheFilesystemAndNeverShrinks) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("l1", "", PipeWith("x"));
+  EXPECT_THROW(engine_->CreateContainer("small", "l1", 128 << 20), Error);
+  DeviceRecord big = engine_->CreateContainer("big", "l1", 1ull << 30);
+  EXPECT_EQ(big.size_bytes, 1ull << 30);
+  ASSERT_EQ(sys_.grown.size(), 1u);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, HostileLayerIsRolledBack) {
+  CreateLoopbackPool();
+  std::set<uint32_t> before = KernelIds();
+  try {
+    engine_->ImportLayer("bad", "", PipeWith("EVIL"));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rolled back"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("escapes"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(engine_->store().catalog().FindByName("bad"), nullptr);
+  EXPECT_EQ(KernelIds(), before);
+  EXPECT_TRUE(sys_.mounts.empty());
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, NamesAndSizesAreValidated) {
+  CreateLoopbackPool();
+  for (std::string bad :
+       std::vector<std::string>{"", "a/b", "../x", std::string(65, 'a'), ".hidden", "-x"}) {
+    EXPECT_THROW(engine_->CreateVolume(bad, 1 << 30, FsType::kNone), Error) << bad;
+  }
+  EXPECT_THROW(engine_->CreateVolume("tiny", 4096, FsType::kNone), Error);
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  try {
+    engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kExists);
+  }
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, FreedIdsAreReused) {
+  CreateLoopbackPool();
+  DeviceRecord a = engine_->CreateVolume("a", 64 << 20, FsType::kNone);
+  engine_->CreateVolume("b", 64 << 20, FsType::kNone);
+  engine_->Remove("a", false, false);
+  DeviceRecord c = engine_->CreateVolume("c", 64 << 20, FsType::kNone);
+  EXPECT_EQ(c.id, a.id);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, KernelFailureRollsTheTransactionBack) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  uint64_t txn = engine_->store().catalog().transaction_id();
+  kernel::InjectedFailure f;
+  f.message_prefix = "create_snap";
+  f.err = ENOSPC;
+  dm_.InjectFailure(f);
+  EXPECT_THROW(engine_->CloneVolume("v", "v2"), Error);
+  EXPECT_EQ(engine_->store().catalog().transaction_id(), txn);
+  EXPECT_EQ(engine_->store().catalog().FindByName("v2"), nullptr);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, LostReplyAfterSetTransactionIdRollsForwardAtNextOpen) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  kernel::InjectedFailure f;
+  f.message_prefix = "set_transaction_id";
+  f.after_effect = true;
+  dm_.InjectFailure(f);
+  // The kernel moved to N+1 but the reply was lost: the engine asks the pool, sees N+1 and
+  // commits, so the clone exists and the journal agrees.
+  EXPECT_NO_THROW(engine_->CloneVolume("v", "v2"));
+  EXPECT_NE(engine_->store().catalog().FindByName("v2"), nullptr);
+  ExpectConsistent();
+  Open();
+  EXPECT_NE(engine_->store().catalog().FindByName("v2"), nullptr);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, BusyDeviceIsRemovedDeferredAndFinishedLater) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  std::string path = engine_->Activate("v");
+  std::string dm_name = path.substr(path.rfind('/') + 1);
+  dm_.HoldOpen(dm_name);
+  EXPECT_EQ(engine_->Remove("v", false, false), RemoveOutcome::kDeferred);
+  EXPECT_EQ(engine_->store().catalog().FindByName("v")->state, DeviceState::kDeletePending);
+  dm_.CloseHold(dm_name);
+  std::vector<std::string> done = engine_->Gc();
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(engine_->store().catalog().FindByName("v"), nullptr);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, MinFreeSpaceGuardNamesTheNumbers) {
+  CreateLoopbackPool();
+  DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
+  dm_.MapBlocks(engine_->PoolName(), v.id, (1ull << 30) / (64 << 10) * 95 / 100);
+  try {
+    engine_->CreateVolume("w", 64 << 20, FsType::kNone);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNoSpace);
+    EXPECT_NE(std::string(e.what()).find("below --min-free-space 10%"), std::string::npos)
+        << e.what();
+  }
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, AutoextendGrowsTheLoopbackDataFile) {
+  CreateLoopbackPool();
+  PoolSetOptions set;
+  set.autoextend_threshold = 80;
+  set.autoextend_percent = 50;
+  engine_->SetPool(set);
+  DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
+  dm_.MapBlocks(engine_->PoolName(), v.id, (1ull << 30) / (64 << 10) * 85 / 100);
+  engine_->CreateVolume("w", 64 << 20, FsType::kNone);  // autoextends first, then fits
+  EXPECT_EQ(sys_.SizeOf(root_ + "/data"), (1ull << 30) * 3 / 2);
+  EXPECT_EQ(engine_->Status().status.data_total_blocks, (1ull << 30) * 3 / 2 / (64 << 10));
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, RebootThenActivateRestoresActiveDevices) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kExt4);
+  engine_->Mount("v", "");
+  engine_->CreateVolume("raw", 64 << 20, FsType::kNone);
+  engine_->Activate("raw");
+  engine_.reset();
+  dm_.Reboot();
+  sys_.Reboot();
+  Open();
+  EXPECT_FALSE(engine_->Status().active);
+  engine_->ActivatePool(/*remount=*/true);
+  EXPECT_TRUE(engine_->Inspect("raw").active);
+  EXPECT_TRUE(engine_->Inspect("v").active);
+  EXPECT_EQ(sys_.mounts.count(root_ + "/mnt/v"), 1u);
+  ExpectConsistent();
+  EXPECT_NO_THROW(engine_->ActivatePool(true));  // idempotent
+}
+
+TEST_F(EngineTest, ActivateRefusesDamagedMetadata) {
+  CreateLoopbackPool();
+  engine_->DeactivatePool(false);
+  sys_.thin_check_fails = true;
+  try {
+    engine_->ActivatePool(false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("pool repair"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(EngineTest, CheckFindsOrphansAndRepairDeletesThem) {
+  CreateLoopbackPool();
+  dm_.Message(engine_->PoolName(), "create_thin 77");
+  CheckReport r = engine_->Check();
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_NE(r.problems.front().find("orphan thin device id 77"), std::string::npos);
+  CheckReport fixed = engine_->Repair();
+  EXPECT_TRUE(fixed.problems.empty());
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, DestroyLeavesAnEmptyRoot) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  EXPECT_THROW(engine_->DestroyPool(false), Error);
+  engine_->DestroyPool(true);
+  EXPECT_FALSE(sys_.Exists(root_ + "/data"));
+  EXPECT_TRUE(dm_.List().empty());
+  CreateLoopbackPool();  // the root is reusable
+}
+
+// Random workloads with a power cut (store write failure or lost kernel reply) at a random
+// step; after each "crash" the engine is reopened and must agree with the kernel, keep every
+// operation that returned, and leak nothing.
+TEST_F(EngineTest, RandomCrashesAlwaysRecoverToAgreement) {
+  CreateLoopbackPool();
+  std::mt19937 rng(12345);
+  std::set<std::string> committed;
+  int crashes = 0;
+  for (int round = 0; round < 2000; ++round) {
+    int op = rng() % 4;
+    std::string name = "d" + std::to_string(rng() % 12);
+    bool crash = rng() % 3 == 0;
+    if (crash) {
+      if (rng() % 2) {
+        fs_.CrashAfter(rng() % 6);
+      } else {
+        kernel::InjectedFailure f;
+        static const char* kPrefixes[] = {"create_thin", "create_snap", "delete",
+                                          "set_transaction_id"};
+        f.message_prefix = kPrefixes[rng() % 4];
+        f.after_effect = rng() % 2;
+        dm_.InjectFailure(f);
+      }
+    }
+    bool exists = engine_->store().catalog().FindByName(name) != nullptr;
+    bool ok = true;
+    try {
+      if (op == 0 && !exists) engine_->CreateVolume(name, 64 << 20, FsType::kNone);
+      if (op == 1 && !exists && !committed.empty()) {
+        engine_->CloneVolume(*committed.begin(), name);
+      }
+      if (op >= 2 && exists) engine_->Remove(name, true, false);
+    } catch (const Error&) {
+      ok = false;
+    }
+    dm_.ClearInjectedFailures();
+    fs_.CrashAfter(-1);
+    if (!ok || fs_.dead()) {
+      ++crashes;
+      engine_.reset();
+      fs_.Crash();
+      Open();
+    }
+    // Whatever happened, journal and kernel agree.
+    ASSERT_EQ(KernelIds(), CatalogIds()) << "round " << round;
+    ASSERT_EQ(*dm_.TransactionId(MetadataLoop()), engine_->store().catalog().transaction_id());
+    ASSERT_FALSE(engine_->store().pending().has_value());
+    bool now = engine_->store().catalog().FindByName(name) != nullptr;
+    bool after = op <= 1 ? (exists || (op == 0 || !committed.empty())) : false;
+    if (ok) {
+      ASSERT_EQ(now, op <= 1 ? (exists || op == 0 || !committed.empty()) : false) << round;
+    } else {
+      ASSERT_TRUE(now == exists || now == after) << "round " << round;
+    }
+    if (now)
+      committed.insert(name);
+    else
+      committed.erase(name);
+    for (const std::string& c : committed) {
+      ASSERT_NE(engine_->store().catalog().FindByName(c), nullptr) << c << " lost, round " << round;
+    }
+  }
+  EXPECT_GT(crashes, 150);
+  ExpectConsistent();
+}
+
+}  // namespace
+}  // namespace thinsnap

@@ -1,0 +1,145 @@
+#include "tests/fake_system.h"
+
+#include <unistd.h>
+
+#include "metadata/error.h"
+
+namespace thinsnap::kernel {
+namespace {
+
+class FakeLoop : public LoopHandle {
+ public:
+  explicit FakeLoop(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+void FakeSystem::RenameFile(const std::string& from, const std::string& to) {
+  auto it = files_.find(from);
+  if (it == files_.end()) throw Error("rename " + from + ": no such file", ErrorKind::kNotFound);
+  files_[to] = it->second;
+  files_.erase(from);
+}
+
+void FakeSystem::CreateSparseFile(const std::string& path, uint64_t size) {
+  if (files_.count(path))
+    throw Error("create " + path + ": File exists", ErrorKind::kExists, EEXIST);
+  files_[path] = size;
+}
+
+void FakeSystem::GrowFile(const std::string& path, uint64_t new_size) {
+  if (new_size < files_.at(path)) throw Error("cannot shrink " + path, ErrorKind::kUsage);
+  files_[path] = new_size;
+}
+
+uint64_t FakeSystem::SizeOf(const std::string& path) {
+  if (auto it = loops_.find(path); it != loops_.end()) return files_.at(it->second);
+  if (auto it = block_devices_.find(path); it != block_devices_.end()) return it->second;
+  if (auto it = files_.find(path); it != files_.end()) return it->second;
+  throw Error("stat " + path + ": No such file or directory", ErrorKind::kNotFound, ENOENT);
+}
+
+std::vector<std::string> FakeSystem::ProbeSignatures(const std::string& device) {
+  auto it = signatures_.find(device);
+  if (it == signatures_.end() || it->second.empty()) return {};
+  return {it->second};
+}
+
+void FakeSystem::ZeroStart(const std::string& device, uint64_t) {
+  signatures_.erase(device);
+  dm_->WipeMetadata(device);
+}
+
+std::unique_ptr<LoopHandle> FakeSystem::AttachLoop(const std::string& file) {
+  if (!files_.count(file)) throw Error("attach " + file + ": no such file", ErrorKind::kNotFound);
+  // The same file gets the same loop device back after a reboot, as the pool metadata that the
+  // fake keeps per device path must be found again.
+  auto it = loop_names_.emplace(file, "/dev/loop" + std::to_string(loop_names_.size())).first;
+  std::string path = it->second;
+  loops_[path] = file;
+  dm_->SetDeviceSize(path, files_.at(file));
+  return std::make_unique<FakeLoop>(path);
+}
+
+std::optional<std::string> FakeSystem::FindLoop(const std::string& file) {
+  for (auto& [loop, backing] : loops_) {
+    if (backing == file) return loop;
+  }
+  return std::nullopt;
+}
+
+void FakeSystem::RefreshLoopCapacity(const std::string& loop) {
+  dm_->SetDeviceSize(loop, files_.at(loops_.at(loop)));
+}
+
+void FakeSystem::MakeFilesystem(const std::string& device, FsType fs,
+                                const std::vector<std::string>&) {
+  filesystems_[device] = fs;
+}
+
+void FakeSystem::Mount(const std::string& device, const std::string& dir, FsType,
+                       const std::string&) {
+  if (mounts.count(dir)) throw Error("mount " + dir + ": busy", ErrorKind::kBusy, EBUSY);
+  mounts[dir] = device;
+  dm_->HoldOpen(device.substr(device.rfind('/') + 1));
+}
+
+void FakeSystem::Unmount(const std::string& dir) {
+  auto it = mounts.find(dir);
+  if (it == mounts.end())
+    throw Error("umount " + dir + ": not mounted", ErrorKind::kFailure, EINVAL);
+  dm_->CloseHold(it->second.substr(it->second.rfind('/') + 1));
+  mounts.erase(it);
+}
+
+std::vector<std::string> FakeSystem::MountsOf(const std::string& device) {
+  std::vector<std::string> out;
+  for (auto& [dir, dev] : mounts) {
+    if (dev == device) out.push_back(dir);
+  }
+  return out;
+}
+
+ToolResult FakeSystem::ThinCheck(const std::string&) {
+  return {!thin_check_fails, thin_check_fails ? "bad checksum in superblock" : ""};
+}
+
+std::vector<ThinUsage> FakeSystem::ThinLs(const std::string& metadata_device, bool) {
+  std::string dev = metadata_device;
+  // Offline thin_ls on a loopback pool reads the file: answer from its loop device's metadata.
+  if (auto loop = FindLoop(metadata_device)) dev = *loop;
+  std::vector<ThinUsage> out;
+  for (const ThinLsRow& r : dm_->ThinLs(dev)) {
+    out.push_back({r.dev_id, r.mapped_blocks, r.exclusive_blocks, r.shared_blocks});
+  }
+  return out;
+}
+
+LayerApplyStats FakeSystem::ApplyLayer(int tar_fd, const std::string&,
+                                       const LayerProgress& progress) {
+  std::string data;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(tar_fd, buf, sizeof buf)) > 0;) data.append(buf, n);
+  if (data.find("EVIL") != std::string::npos) {
+    throw Error("tar entry '../EVIL' escapes the layer root", ErrorKind::kUsage);
+  }
+  if (progress) progress(data.size(), 1);
+  return {1, data.size(), "sha256:fake-" + std::to_string(data.size())};
+}
+
+void FakeSystem::AddBlockDevice(const std::string& path, uint64_t size, std::string signature) {
+  block_devices_[path] = size;
+  signatures_[path] = std::move(signature);
+  dm_->SetDeviceSize(path, size);
+}
+
+void FakeSystem::Reboot() {
+  loops_.clear();
+  mounts.clear();
+}
+
+}  // namespace thinsnap::kernel

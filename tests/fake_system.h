@@ -1,0 +1,82 @@
+// FakeSystem: kernel::System for engine unit tests. Files, loop devices, filesystems and mounts
+// are entries in maps; thin_ls answers from a FakeDeviceMapper's pool metadata; layer tarballs
+// are read whole and "applied" by remembering their bytes. Deterministic.
+#ifndef THINSNAP_TESTS_FAKE_SYSTEM_H_
+#define THINSNAP_TESTS_FAKE_SYSTEM_H_
+
+#include <map>
+#include <set>
+#include <string>
+
+#include "tests/fake_device_mapper.h"
+#include "thinpool/kernel/system.h"
+
+namespace thinsnap::kernel {
+
+class FakeSystem : public System {
+ public:
+  explicit FakeSystem(FakeDeviceMapper* dm) : dm_(dm) {}
+
+  bool Exists(const std::string& path) override { return files_.count(path) || dirs_.count(path); }
+  void MakeDirs(const std::string& path) override { dirs_.insert(path); }
+  void RemoveFile(const std::string& path) override { files_.erase(path); }
+  void RemoveDir(const std::string& path) override { dirs_.erase(path); }
+  void RenameFile(const std::string& from, const std::string& to) override;
+  void CreateSparseFile(const std::string& path, uint64_t size) override;
+  void GrowFile(const std::string& path, uint64_t new_size) override;
+  uint64_t SizeOf(const std::string& path) override;
+  bool IsBlockDevice(const std::string& path) override { return block_devices_.count(path) > 0; }
+  std::vector<std::string> ProbeSignatures(const std::string& device) override;
+  void CheckNotInUse(const std::string&) override {}
+  void ZeroStart(const std::string& device, uint64_t) override;
+  void Discard(const std::string& device) override { discarded.push_back(device); }
+  std::unique_ptr<LoopHandle> AttachLoop(const std::string& file) override;
+  std::optional<std::string> FindLoop(const std::string& file) override;
+  void RefreshLoopCapacity(const std::string& loop) override;
+  void MakeFilesystem(const std::string& device, FsType fs,
+                      const std::vector<std::string>&) override;
+  void GrowFilesystem(const std::string& device, const std::string&, FsType) override {
+    grown.push_back(device);
+  }
+  void Mount(const std::string& device, const std::string& dir, FsType fs,
+             const std::string& options) override;
+  void Unmount(const std::string& dir) override;
+  std::vector<std::string> MountsOf(const std::string& device) override;
+  void SetXfsEnospcRetries(const std::string&, int) override {}
+  ToolResult ThinCheck(const std::string& metadata_device) override;
+  ToolResult ThinRepair(const std::string&, const std::string&) override { return {true, ""}; }
+  std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool) override;
+  LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
+                             const LayerProgress& progress) override;
+  std::vector<TreeChange> DiffTrees(const std::string&, const std::string&) override {
+    return diff_result;
+  }
+  void ExportChanges(const std::string&, const std::vector<TreeChange>&, int) override {}
+  int64_t NowNs() override { return now_ns += 1000; }
+  bool UdevRunning() override { return false; }
+  void SleepMs(int) override {}
+
+  // Test hooks.
+  void AddBlockDevice(const std::string& path, uint64_t size, std::string signature = "");
+  // Loop devices go away, as after a reboot (pair with FakeDeviceMapper::Reboot()).
+  void Reboot();
+  std::map<std::string, std::string> mounts;  // dir -> device
+  std::vector<std::string> grown, discarded;
+  std::vector<TreeChange> diff_result;
+  bool thin_check_fails = false;
+  int64_t now_ns = 1'700'000'000'000'000'000;
+
+ private:
+  FakeDeviceMapper* dm_;
+  std::map<std::string, uint64_t> files_;
+  std::set<std::string> dirs_;
+  std::map<std::string, uint64_t> block_devices_;
+  std::map<std::string, std::string> signatures_;
+  std::map<std::string, std::string> loops_;  // /dev/loopN -> file
+  std::map<std::string, FsType> filesystems_;
+  std::map<std::string, std::string> loop_names_;  // file -> its loop device, kept over reboots
+};
+
+}  // namespace thinsnap::kernel
+
+#endif  // THINSNAP_TESTS_FAKE_SYSTEM_H_
