@@ -277,7 +277,8 @@ void FakeDeviceMapper::Resume(const std::string& name) {
   if (inj) Fail(FakeOp::kResume, name, "", inj->err);
 }
 
-void FakeDeviceMapper::DoRemove(const std::string& name) {
+void FakeDeviceMapper::DoRemove(const std::string& name_ref) {
+  const std::string name = name_ref;  // name_ref may be the key that erase() frees
   devices_.erase(name);
   runtime_.erase(name);
   for (const auto& [other, dev] : devices_) {
