@@ -79,6 +79,14 @@ std::string Engine::Impl::MetadataDevice(const PoolSettings& s) {
   return *loop;
 }
 
+std::string Engine::Impl::OfflineMetadataDevice(const PoolSettings& s,
+                                                std::unique_ptr<kernel::LoopHandle>* keep) {
+  if (s.mode != PoolMode::kLoopback) return s.metadata_path;
+  if (std::optional<std::string> loop = sys->FindLoop(s.metadata_path)) return *loop;
+  *keep = sys->AttachLoop(s.metadata_path);
+  return (*keep)->path();
+}
+
 // --- state checks ---
 
 void Engine::Impl::RequirePool() {

@@ -58,8 +58,8 @@ std::vector<kernel::ThinUsage> Engine::Impl::KernelDevices(bool* live) {
   PoolSettings s = settings();
   *live = PoolActive();
   if (!*live) {
-    std::string meta = s.mode == PoolMode::kLoopback ? s.metadata_path : s.metadata_path;
-    return sys->ThinLs(meta, /*metadata_snap=*/false);
+    std::unique_ptr<kernel::LoopHandle> loop;
+    return sys->ThinLs(OfflineMetadataDevice(s, &loop), /*metadata_snap=*/false);
   }
   if (s.mode == PoolMode::kAdopted) {
     throw Error(
@@ -126,7 +126,8 @@ CheckReport Engine::Check() {
                                 " but journal " + std::to_string(m.catalog().transaction_id()));
     }
   } else if (s.mode != PoolMode::kAdopted) {
-    kernel::ToolResult check = m.sys->ThinCheck(s.metadata_path);
+    std::unique_ptr<kernel::LoopHandle> loop;
+    kernel::ToolResult check = m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop));
     if (!check.ok) {
       report.problems.push_back("thin_check failed on " + s.metadata_path + ": " + check.output);
       return report;
@@ -168,13 +169,18 @@ CheckReport Engine::Repair() {
     // Metadata first: an unreadable pool is repaired offline into the spare file, and the
     // damaged copy is kept for inspection.
     bool live = m.PoolActive();
-    bool damaged = live ? (m.PoolStatusNow().failed || m.PoolStatusNow().needs_check ||
-                           m.PoolStatusNow().mode == kernel::PoolMode::kReadOnly)
-                        : !m.sys->ThinCheck(s.metadata_path).ok;
+    auto offline_check = [&] {
+      std::unique_ptr<kernel::LoopHandle> loop;
+      return m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop)).ok;
+    };
+    kernel::PoolStatus st;
+    if (live) st = m.PoolStatusNow();
+    bool damaged = live ? (st.failed || st.needs_check || st.mode == kernel::PoolMode::kReadOnly)
+                        : !offline_check();
     if (damaged) {
       if (live) DeactivatePool(/*force=*/true);
       std::string meta = s.metadata_path;
-      if (!m.sys->ThinCheck(meta).ok) {
+      if (!offline_check()) {
         if (s.mode != PoolMode::kLoopback) {
           throw Error("metadata on " + meta +
                       " is damaged; repair it with thin_repair onto a "

@@ -258,8 +258,10 @@ RemoveOutcome Engine::Remove(const std::string& name, bool force, bool discard) 
     throw Error("the base device belongs to the pool; use thinsnap pool destroy",
                 ErrorKind::kUsage);
   }
+  // Layers carry the image graph: a layer with layers or containers made from it stays unless
+  // forced. Volume clones are independent copies (dm-thin snapshots never need their origin).
   size_t children = m.catalog().Children(rec.id).size();
-  if (children > 0 && !force) {
+  if (rec.kind == DeviceKind::kLayer && children > 0 && !force) {
     throw Error("'" + name + "' has " + std::to_string(children) +
                     " devices made from it; remove them first or pass --force",
                 ErrorKind::kBusy);

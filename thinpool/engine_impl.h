@@ -44,6 +44,11 @@ struct Engine::Impl {
   // The block devices under the pool: the loop device of a loopback file, else the path itself.
   std::string DataDevice(const PoolSettings& s);
   std::string MetadataDevice(const PoolSettings& s);
+  // For the thin tools on an inactive pool: the metadata as a block device (a loopback file is
+  // attached for as long as the returned handle lives; the tools want O_DIRECT, which files on
+  // tmpfs refuse).
+  std::string OfflineMetadataDevice(const PoolSettings& s,
+                                    std::unique_ptr<kernel::LoopHandle>* keep);
 
   // --- state checks ---
   void RequirePool();  // a finished `pool create`

@@ -1,4 +1,5 @@
 # Helpers for VM scenarios. Inside the guest this file is /vm/lib/common.sh:
+# shellcheck shell=sh
 #   . /vm/lib/common.sh
 # POSIX sh (the guest's /bin/sh is busybox ash); also works from bash.
 # Exit statuses follow the harness: 0 pass, 1 fail, 77 skip.
@@ -79,10 +80,18 @@ wait_for_block() {
   [ -b "$1" ] || fail "block device $1 did not appear"
 }
 
-# thin_check_pool_meta DEV: thin_check on an (inactive) pool metadata device must pass.
+# thin_check_pool_meta DEV|FILE: thin_check on an (inactive) pool metadata device must pass. A
+# file is attached read-only to a loop device first (thin_check wants O_DIRECT; tmpfs refuses it).
 thin_check_pool_meta() {
-  echo "+ thin_check $1"
-  thin_check "$1" || fail "thin_check $1 failed with status $?"
+  _dev=$1
+  if [ -f "$1" ]; then
+    _dev=$(losetup -f --show -r "$1") || fail "losetup $1"
+  fi
+  echo "+ thin_check $1${_dev#"$1"}"
+  thin_check "$_dev"
+  _rc=$?
+  [ "$_dev" = "$1" ] || losetup -d "$_dev"
+  [ $_rc -eq 0 ] || fail "thin_check $1 failed with status $_rc"
 }
 
 # pool_status_field NAME N: field N (1-based) of `dmsetup status NAME` after the target name,
