@@ -117,6 +117,14 @@ const DeviceRecord& Engine::Impl::Find(const std::string& name) {
   return *rec;
 }
 
+const DeviceRecord& Engine::Impl::FindKind(const std::string& name, DeviceKind kind) {
+  const DeviceRecord& rec = Find(name);
+  if (rec.kind != kind) {
+    throw Error("'" + name + "' is not a " + DeviceKindName(kind), ErrorKind::kUsage);
+  }
+  return rec;
+}
+
 void Engine::Impl::RequireNameFree(const std::string& name) {
   ValidateName(name);
   if (catalog().FindByName(name)) {

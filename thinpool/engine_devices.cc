@@ -123,10 +123,7 @@ DeviceRecord Engine::Commit(const std::string& container, const std::string& new
   Impl& m = *impl_;
   m.RequireActivePool();
   m.RequireNameFree(new_layer);
-  const DeviceRecord& src = m.Find(container);
-  if (src.kind != DeviceKind::kContainer) {
-    throw Error("'" + container + "' is not a container", ErrorKind::kUsage);
-  }
+  const DeviceRecord& src = m.FindKind(container, DeviceKind::kContainer);
   m.CheckSpace("commit " + container);
   DeviceRecord rec =
       m.NewRecord(new_layer, DeviceKind::kLayer, src.parent_id, src.size_bytes, src.fs);
@@ -169,10 +166,7 @@ DeviceRecord Engine::CloneVolume(const std::string& source, const std::string& n
   Impl& m = *impl_;
   m.RequireActivePool();
   m.RequireNameFree(name);
-  const DeviceRecord& src = m.Find(source);
-  if (src.kind != DeviceKind::kVolume) {
-    throw Error("'" + source + "' is not a volume", ErrorKind::kUsage);
-  }
+  const DeviceRecord& src = m.FindKind(source, DeviceKind::kVolume);
   m.CheckSpace("volume clone " + source);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kVolume, src.id, src.size_bytes, src.fs);
   m.CreateDevice(rec, &src);

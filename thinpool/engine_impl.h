@@ -55,6 +55,8 @@ struct Engine::Impl {
   bool PoolActive();
   void RequireActivePool();  // RequirePool + active
   const DeviceRecord& Find(const std::string& name);
+  // Find() that also requires the kind: "'x' is not a container" otherwise.
+  const DeviceRecord& FindKind(const std::string& name, DeviceKind kind);
   void RequireNameFree(const std::string& name);
   kernel::PoolStatus PoolStatusNow();
   // Refuses new allocations when the pool is out of space, read-only, failed, or below the

@@ -63,18 +63,6 @@ const char* PoolModeName(PoolMode mode) {
   return "loopback";
 }
 
-const char* FsTypeName(FsType fs) {
-  switch (fs) {
-    case FsType::kExt4:
-      return "ext4";
-    case FsType::kXfs:
-      return "xfs";
-    case FsType::kNone:
-      break;
-  }
-  return "none";
-}
-
 FsType ParseFsType(const std::string& text, bool allow_none) {
   if (text == "ext4") return FsType::kExt4;
   if (text == "xfs") return FsType::kXfs;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "metadata/records.h"
+#include "thinpool/kernel/fs_tools.h"
 
 namespace thinsnap {
 
@@ -43,7 +44,7 @@ struct PoolSettings {
 };
 
 const char* PoolModeName(PoolMode mode);
-const char* FsTypeName(FsType fs);
+using kernel::FsTypeName;  // "ext4", "xfs", "none"
 FsType ParseFsType(const std::string& text, bool allow_none);
 const char* DeviceKindName(DeviceKind kind);
 
