@@ -18,7 +18,8 @@ find_bin() {
     echo "$1"
     return
   fi
-  _hit=$(find / -xdev -name device_mapper_conformance_test -type f 2>/dev/null | head -n 1)
+  # /tmp is its own tmpfs in the guest: -xdev alone would not look there.
+  _hit=$(find / /tmp -xdev -name device_mapper_conformance_test -type f 2>/dev/null | head -n 1)
   [ -n "$_hit" ] || skip "device_mapper_conformance_test not included (pass --include)"
   dirname "$_hit"
 }
