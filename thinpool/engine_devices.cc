@@ -196,11 +196,7 @@ void Engine::Deactivate(const std::string& name) {
     throw Error("'" + name + "' is mounted at " + rec.mountpoint + "; unmount it first",
                 ErrorKind::kBusy);
   }
-  if (m.ThinActive(rec.id)) {
-    kernel::RemoveOptions opts;
-    opts.deferred = false;
-    m.dm->Remove(m.ThinName(rec.id), opts);
-  }
+  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, /*allow_deferred=*/false);
   if (rec.active) {
     rec.active = false;
     m.UpdateRecord(rec);
