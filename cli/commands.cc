@@ -315,6 +315,18 @@ void Commands::AddDevices(CLI::App* app) {
     return 0;
   });
 
+  // `grow` and its alias under `volume`: same options, same code.
+  for (CLI::App* parent : {app, volume}) {
+    CLI::App* grow = parent->add_subcommand("grow", "grow a container or volume (and its fs)");
+    grow->add_option("NAME", a.name)->required();
+    grow->add_option("--size", a.size, "the new size, e.g. 40G (never smaller)")->required();
+    On(grow, [this, &a] {
+      DeviceRecord rec = engine().Grow(a.name, ParseSize(a.size, "--size"));
+      std::cout << rec.name << ": " << FormatSize(rec.size_bytes) << "\n";
+      return 0;
+    });
+  }
+
   CLI::App* act = app->add_subcommand("activate", "device node without a mount");
   act->add_option("NAME", a.name)->required();
   On(act, [this, &a] {

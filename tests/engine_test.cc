@@ -14,6 +14,7 @@
 #include "tests/fake_device_mapper.h"
 #include "tests/fake_system.h"
 #include "tests/fault_fs.h"
+#include "thinpool/kernel/dm_tables.h"
 
 namespace thinsnap {
 namespace {
@@ -401,6 +402,221 @@ TEST_F(EngineTest, RandomCrashesAlwaysRecoverToAgreement) {
   }
   EXPECT_GT(crashes, 150);
   ExpectConsistent();
+}
+
+TEST_F(EngineTest, DeactivatingAnOpenDeviceSaysWhichAndWhyAndChangesNothing) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  std::string path = engine_->Activate("v");
+  dm_.HoldOpen(path.substr(path.rfind('/') + 1));
+  try {
+    engine_->Deactivate("v");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBusy);
+    EXPECT_EQ(e.error_number(), EBUSY);
+    std::string what = e.what();
+    EXPECT_NE(what.find("cannot deactivate 'v' (" + path + ")"), std::string::npos) << what;
+    EXPECT_NE(what.find("busy, still open (open count 1)"), std::string::npos) << what;
+  }
+  EXPECT_TRUE(engine_->Inspect("v").active);
+  EXPECT_TRUE(engine_->store().catalog().FindByName("v")->active);
+}
+
+// --- grow ---
+
+uint64_t LiveSectors(FakeDeviceMapper& dm, const std::string& path) {
+  return dm.GetTable(path.substr(path.rfind('/') + 1)).front().length;
+}
+
+TEST_F(EngineTest, GrowReloadsTheLiveTableAndGrowsTheMountedFilesystem) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kExt4);
+  std::string dir = engine_->Mount("v", "");
+  std::string dev = engine_->Inspect("v").device_path;
+  dm_.ClearCalls();
+  DeviceRecord grown = engine_->Grow("v", 256 << 20);
+  EXPECT_EQ(grown.size_bytes, 256u << 20);
+  EXPECT_EQ(engine_->store().catalog().FindByName("v")->size_bytes, 256u << 20);
+  EXPECT_EQ(LiveSectors(dm_, dev), (256u << 20) / 512);
+  ASSERT_EQ(sys_.grown, std::vector<std::string>{dev});
+  EXPECT_EQ(sys_.mounts.count(dir), 1u);  // grown online, still mounted where it was
+  std::string name = dev.substr(dev.rfind('/') + 1);
+  std::vector<std::string> want = {"reload " + name, "suspend " + name, "resume " + name};
+  std::vector<std::string> got;
+  for (const std::string& c : dm_.calls()) {
+    if (c.find(name) != std::string::npos && c.rfind("info", 0) != 0 &&
+        c.rfind("table", 0) != 0) {
+      got.push_back(c);
+    }
+  }
+  EXPECT_EQ(got, want);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, GrowOfAnInactiveRawVolumeOnlyRecordsTheSize) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("raw", 64 << 20, FsType::kNone);
+  engine_->Grow("raw", 1ull << 30);
+  EXPECT_TRUE(sys_.grown.empty());
+  EXPECT_EQ(dm_.CallCount(kernel::FakeOp::kReload), 0);
+  std::string dev = engine_->Activate("raw");
+  EXPECT_EQ(LiveSectors(dm_, dev), (1ull << 30) / 512);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, GrowRefusesLayersShrinkingAndBadSizesChangingNothing) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("l1", "", PipeWith("x"));
+  engine_->CreateContainer("c", "l1", std::nullopt);
+  uint64_t size = engine_->store().catalog().FindByName("c")->size_bytes;
+  auto expect_usage = [&](const std::string& name, uint64_t want, const std::string& says) {
+    try {
+      engine_->Grow(name, want);
+      ADD_FAILURE() << "grow " << name << " to " << want << " succeeded";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage) << e.what();
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  expect_usage("l1", size * 2, "read-only");
+  expect_usage("base", size * 2, "base device");
+  expect_usage("c", size / 2, "cannot shrink 'c'");
+  expect_usage("c", size + 100, "multiple of 512");
+  expect_usage("c", UINT64_MAX - 511, "out of range");
+  EXPECT_THROW(engine_->Grow("nosuch", size), Error);
+  EXPECT_EQ(engine_->store().catalog().FindByName("c")->size_bytes, size);
+  EXPECT_TRUE(sys_.grown.empty());
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, GrowHonoursTheSpaceGuard) {
+  CreateLoopbackPool();
+  DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
+  dm_.MapBlocks(engine_->PoolName(), v.id, (1ull << 30) / (64 << 10) * 95 / 100);
+  try {
+    engine_->Grow("v", 2ull << 30);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNoSpace);
+    EXPECT_NE(std::string(e.what()).find("grow v"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(engine_->store().catalog().FindByName("v")->size_bytes, 1ull << 30);
+}
+
+TEST_F(EngineTest, InterruptedGrowIsFinishedByGrowingAgainToTheSameSize) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kExt4);
+  std::string dev = engine_->Activate("v");
+  kernel::InjectedFailure f;
+  f.op = kernel::FakeOp::kReload;
+  f.err = ENOMEM;
+  dm_.InjectFailure(f);
+  EXPECT_THROW(engine_->Grow("v", 128 << 20), Error);
+  // The record went first: the device is never larger than it, and the same grow completes.
+  EXPECT_EQ(engine_->store().catalog().FindByName("v")->size_bytes, 128u << 20);
+  EXPECT_EQ(LiveSectors(dm_, dev), (64u << 20) / 512);
+  Open();
+  engine_->Grow("v", 128 << 20);
+  EXPECT_EQ(LiveSectors(dm_, dev), (128u << 20) / 512);
+  EXPECT_EQ(sys_.grown, std::vector<std::string>{dev});
+  ExpectConsistent();
+}
+
+// --- adopting an existing pool (LVM's layout: <vg>-<pool> linear over <vg>-<pool>-tpool) ---
+
+class AdoptTest : public EngineTest {
+ protected:
+  void MakeLvmPool() {
+    dm_.SetDeviceSize("/dev/vg/meta", 16 << 20);
+    kernel::TableLine pool = kernel::ThinPoolTable("/dev/vg/meta", "/dev/vg/data",
+                                                   (1ull << 30) / 512, 256, 0);
+    dm_.Create("vg-pool-tpool", {pool}, {});
+    kernel::DeviceInfo info = *dm_.Info("vg-pool-tpool");
+    dm_.Create("vg-pool",
+               {{0, (1ull << 30) / 512, "linear",
+                 std::to_string(info.major) + ":" + std::to_string(info.minor) + " 0"}},
+               {});
+  }
+  void Adopt(bool force) {
+    PoolCreateOptions o;
+    o.mode = PoolMode::kAdopted;
+    o.thinpool = "/dev/mapper/vg-pool";
+    o.base_size = 64 << 20;
+    o.force = force;
+    engine_->CreatePool(o);
+  }
+};
+
+TEST_F(AdoptTest, AdoptsTheThinPoolBehindLvmsLinearLayerAndLeavesItWhenDeactivated) {
+  MakeLvmPool();
+  Adopt(false);
+  EXPECT_EQ(engine_->PoolName(), "vg-pool-tpool");
+  EXPECT_EQ(engine_->Status().settings.block_size, 128u << 10);  // the pool's, not the default
+  EXPECT_EQ(engine_->Status().settings.no_space, NoSpacePolicy::kQueue);  // the pool's too
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  engine_->CloneVolume("v", "v2");
+  EXPECT_EQ(dm_.ThinIds("/dev/vg/meta").size(), 3u);
+  EXPECT_EQ(*dm_.TransactionId("/dev/vg/meta"), engine_->store().catalog().transaction_id());
+  CheckReport r = engine_->Check();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  engine_->Activate("v");
+  engine_->DeactivatePool(false);
+  EXPECT_TRUE(dm_.Exists("vg-pool-tpool"));
+  EXPECT_TRUE(dm_.Exists("vg-pool"));
+  EXPECT_EQ(dm_.List().size(), 2u);  // only the owner's devices are left
+}
+
+TEST_F(AdoptTest, RefusesAPoolWithDevicesUnlessForcedAndThenLeavesThemAlone) {
+  MakeLvmPool();
+  dm_.Message("vg-pool-tpool", "create_thin 0");  // someone else's device; transaction id 0
+  try {
+    Adopt(false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kExists);
+    EXPECT_NE(std::string(e.what()).find("1 thin devices (ids 0)"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(engine_->store().catalog().config().empty());  // nothing recorded
+  Adopt(true);
+  DeviceRecord v = engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  EXPECT_NE(v.id, 0u);
+  EXPECT_NE(engine_->store().catalog().FindByName("base")->id, 0u);
+  CheckReport r = engine_->Check();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  engine_->Repair();
+  std::vector<uint32_t> ids = dm_.ThinIds("/dev/vg/meta");
+  EXPECT_EQ(ids.front(), 0u);  // repair did not delete it
+  engine_->DestroyPool(true);
+  EXPECT_EQ(dm_.ThinIds("/dev/vg/meta"), std::vector<uint32_t>{0});
+}
+
+TEST_F(AdoptTest, RefusesAnUnknownTransactionIdAndNonPools) {
+  MakeLvmPool();
+  dm_.Message("vg-pool-tpool", "set_transaction_id 0 2");
+  try {
+    Adopt(false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("transaction id 2"), std::string::npos) << e.what();
+  }
+  dm_.Create("lin", {{0, 2048, "linear", "/dev/sda 0"}}, {});
+  PoolCreateOptions o;
+  o.mode = PoolMode::kAdopted;
+  o.thinpool = "lin";
+  try {
+    engine_->CreatePool(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_NE(std::string(e.what()).find("not a thin pool"), std::string::npos) << e.what();
+  }
+  o.thinpool = "/dev/mapper/nosuch";
+  EXPECT_THROW(engine_->CreatePool(o), Error);
+  Adopt(true);  // forced: the pool's count is replaced by the journal's
+  EXPECT_EQ(*dm_.TransactionId("/dev/vg/meta"), engine_->store().catalog().transaction_id());
 }
 
 }  // namespace

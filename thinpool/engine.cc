@@ -61,6 +61,39 @@ std::string Engine::Impl::ThinUuid(uint32_t id) {
   return "THINSNAP-" + settings().pool_id + "-" + std::to_string(id);
 }
 
+std::string Engine::Impl::PoolDevice() {
+  if (settings().mode != PoolMode::kAdopted) return dm->DevicePath(PoolName());
+  std::optional<kernel::DeviceInfo> info = dm->Info(PoolName());
+  if (!info) throw Error("adopted pool " + PoolName() + " is not active", ErrorKind::kNotFound);
+  return std::to_string(info->major) + ":" + std::to_string(info->minor);
+}
+
+std::string Engine::Impl::DeviceNode(const std::string& ref) {
+  if (ref.empty() || ref[0] == '/') return ref;
+  for (const kernel::ListedDevice& d : dm->List()) {
+    if (ref == std::to_string(d.major) + ":" + std::to_string(d.minor)) {
+      return dm->DevicePath(d.name);
+    }
+  }
+  throw Error("device " + ref + " under the pool is not a device-mapper device thinsnap can name",
+              ErrorKind::kNotFound);
+}
+
+std::vector<uint32_t> Engine::Impl::ForeignIds() {
+  std::vector<uint32_t> ids;
+  auto it = catalog().config().find("adopt.foreign_ids");
+  if (it == catalog().config().end()) return ids;
+  size_t pos = 0;
+  const std::string& list = it->second;
+  while (pos < list.size()) {
+    size_t comma = list.find(',', pos);
+    if (comma == std::string::npos) comma = list.size();
+    ids.push_back(static_cast<uint32_t>(std::stoul(list.substr(pos, comma - pos))));
+    pos = comma + 1;
+  }
+  return ids;
+}
+
 std::string Engine::Impl::DataDevice(const PoolSettings& s) {
   if (s.mode != PoolMode::kLoopback) return s.data_path;
   std::optional<std::string> loop = sys->FindLoop(s.data_path);
@@ -70,6 +103,11 @@ std::string Engine::Impl::DataDevice(const PoolSettings& s) {
 }
 
 std::string Engine::Impl::MetadataDevice(const PoolSettings& s) {
+  if (s.mode == PoolMode::kAdopted) {
+    // Not recorded: the owner (LVM) may renumber it at its next activation.
+    return DeviceNode(
+        kernel::ParsePoolTableParams(dm->GetTable(PoolName()).front().params).metadata_dev);
+  }
   if (s.mode != PoolMode::kLoopback) return s.metadata_path;
   std::optional<std::string> loop = sys->FindLoop(s.metadata_path);
   if (!loop) {
@@ -187,13 +225,37 @@ std::string Engine::Impl::ActivateThin(const DeviceRecord& rec) {
 kernel::RemoveResult Engine::Impl::DeactivateThin(uint32_t id, bool allow_deferred) {
   kernel::RemoveOptions opts;
   opts.deferred = allow_deferred && settings().deferred_removal;
-  return dm->Remove(ThinName(id), opts);
+  std::string name = ThinName(id);
+  try {
+    return dm->Remove(name, opts);
+  } catch (const Error& e) {
+    if (e.error_number() != EBUSY) throw;
+    // Say which device and why in words; the kernel's own text follows.
+    const DeviceRecord* rec = catalog().FindById(id);
+    std::optional<kernel::DeviceInfo> info = dm->Info(name);
+    std::string who = rec ? "'" + rec->name + "' (" + dm->DevicePath(name) + ")"
+                          : dm->DevicePath(name);
+    std::string opens = info ? " (open count " + std::to_string(info->open_count) + ")" : "";
+    throw Error("cannot deactivate " + who + ": the device is busy, still open" + opens +
+                    " by a process or a mount outside thinsnap; close it and retry (thinsnap rm "
+                    "would defer the removal instead). Kernel: " + e.what(),
+                ErrorKind::kBusy, EBUSY);
+  }
+}
+
+void Engine::Impl::ReloadThin(const DeviceRecord& rec) {
+  std::string name = ThinName(rec.id);
+  dm->Reload(name, {kernel::ThinTable(PoolDevice(), rec.id, rec.size_bytes / 512)});
+  // The loaded table goes live at resume; the suspend in between drains in-flight I/O (and
+  // freezes a filesystem mounted on the device) across the switch.
+  dm->Suspend(name);
+  dm->Resume(name);
 }
 
 DeviceRecord Engine::Impl::NewRecord(const std::string& name, DeviceKind kind, uint32_t parent,
                                      uint64_t size, FsType fs) {
   DeviceRecord rec;
-  rec.id = catalog().NextFreeId();
+  rec.id = catalog().NextFreeId(ForeignIds());
   kernel::ValidateThinId(rec.id);
   rec.name = name;
   rec.kind = kind;

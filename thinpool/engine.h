@@ -139,6 +139,13 @@ class Engine {
   DeviceRecord Commit(const std::string& container, const std::string& new_layer);
   DeviceRecord CreateVolume(const std::string& name, uint64_t size, FsType fs);
   DeviceRecord CloneVolume(const std::string& source, const std::string& name);
+  // Grows a container's or volume's thin device to `size` bytes and its filesystem (if any) to
+  // fill it: resize2fs online, xfs_growfs on the mountpoint or a temporary mount. Layers and the
+  // base are read-only images and refused, so is shrinking. Crash-safe by order: the new size is
+  // recorded first (the pool stores no sizes), then the live table is reloaded, then the
+  // filesystem grows; so a device is never larger than its record, and calling Grow again with
+  // the same size finishes whatever an interrupted call left undone.
+  DeviceRecord Grow(const std::string& name, uint64_t size);
   std::string Activate(const std::string& name);  // returns the device path
   void Deactivate(const std::string& name);
   std::string Mount(const std::string& name, const std::string& dir);  // returns the dir

@@ -57,24 +57,29 @@ PoolReport Engine::Status() {
 std::vector<kernel::ThinUsage> Engine::Impl::KernelDevices(bool* live) {
   PoolSettings s = settings();
   *live = PoolActive();
+  if (!*live && s.mode == PoolMode::kAdopted) {
+    throw Error("adopted pool " + PoolName() +
+                    " is not active; activate it with its owner's tools (e.g. lvchange -ay)",
+                ErrorKind::kNotFound);
+  }
   if (!*live) {
     std::unique_ptr<kernel::LoopHandle> loop;
     return sys->ThinLs(OfflineMetadataDevice(s, &loop), /*metadata_snap=*/false);
   }
-  if (s.mode == PoolMode::kAdopted) {
-    throw Error(
-        "an adopted pool's metadata device is not known to thinsnap; check it with the "
-        "tools of its owner (lvs, thin_ls)");
-  }
-  dm->Message(PoolName(), "reserve_metadata_snap");
+  return LiveThinDevices(PoolName(), MetadataDevice(s));
+}
+
+std::vector<kernel::ThinUsage> Engine::Impl::LiveThinDevices(const std::string& pool,
+                                                             const std::string& meta_dev) {
+  dm->Message(pool, "reserve_metadata_snap");
   std::vector<kernel::ThinUsage> out;
   try {
-    out = sys->ThinLs(MetadataDevice(s), /*metadata_snap=*/true);
+    out = sys->ThinLs(meta_dev, /*metadata_snap=*/true);
   } catch (...) {
-    dm->Message(PoolName(), "release_metadata_snap");
+    dm->Message(pool, "release_metadata_snap");
     throw;
   }
-  dm->Message(PoolName(), "release_metadata_snap");
+  dm->Message(pool, "release_metadata_snap");
   return out;
 }
 
@@ -134,9 +139,20 @@ CheckReport Engine::Check() {
     }
     report.notes.push_back("thin_check clean on " + s.metadata_path + " (pool inactive)");
   }
-  if (s.mode == PoolMode::kAdopted) return report;
+  if (s.mode == PoolMode::kAdopted && !live) {
+    report.notes.push_back("adopted pool " + m.PoolName() +
+                           " is not active; its owner checks it (e.g. thin_check on the "
+                           "metadata LV); activate it and run pool check again to compare");
+    return report;
+  }
   std::set<uint32_t> kernel_ids;
   for (const kernel::ThinUsage& u : m.KernelDevices(&live)) kernel_ids.insert(u.id);
+  for (uint32_t id : m.ForeignIds()) {
+    if (kernel_ids.erase(id)) {
+      report.notes.push_back("thin device id " + std::to_string(id) +
+                             " belongs to the pool's previous owner (adopted with --force)");
+    }
+  }
   m.catalog().ForEach([&](const DeviceRecord& d) {
     if (!kernel_ids.count(d.id)) {
       report.problems.push_back("device '" + d.name + "' (id " + std::to_string(d.id) +
@@ -208,6 +224,7 @@ CheckReport Engine::Repair() {
   bool live = false;
   std::set<uint32_t> kernel_ids;
   for (const kernel::ThinUsage& u : m.KernelDevices(&live)) kernel_ids.insert(u.id);
+  for (uint32_t id : m.ForeignIds()) kernel_ids.erase(id);  // not ours to delete
   std::vector<DeviceRecord> missing;
   m.catalog().ForEach([&](const DeviceRecord& d) {
     if (!kernel_ids.count(d.id)) missing.push_back(d);

@@ -173,6 +173,67 @@ DeviceRecord Engine::CloneVolume(const std::string& source, const std::string& n
   return rec;
 }
 
+namespace {
+
+// A block device's size is a signed 64-bit byte count in the kernel (i_size); stay a sector below.
+constexpr uint64_t kMaxDeviceBytes = (1ull << 63) - 512;
+
+void RequireGrowable(const DeviceRecord& rec) {
+  if (rec.kind == DeviceKind::kBase) {
+    throw Error("'" + rec.name +
+                    "' is the pool's base device; it is never grown (thinsnap pool set "
+                    "--base-size sets the size of new layers)",
+                ErrorKind::kUsage);
+  }
+  if (rec.kind == DeviceKind::kLayer || rec.read_only) {
+    throw Error("'" + rec.name +
+                    "' is a layer, a read-only image; grow a container made from it instead "
+                    "(or create the container with --size)",
+                ErrorKind::kUsage);
+  }
+  if (rec.state == DeviceState::kDeletePending) {
+    throw Error("'" + rec.name + "' is being removed", ErrorKind::kBusy);
+  }
+}
+
+}  // namespace
+
+DeviceRecord Engine::Grow(const std::string& name, uint64_t size) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  RequireGrowable(rec);
+  if (size % 512 != 0 || size > kMaxDeviceBytes) {
+    throw Error("--size: " + std::to_string(size) +
+                    " bytes is out of range (a multiple of 512 bytes, at most 8 EiB)",
+                ErrorKind::kUsage);
+  }
+  if (size < rec.size_bytes) {
+    throw Error("cannot shrink '" + name + "' from " + FormatSize(rec.size_bytes) + " to " +
+                    FormatSize(size) + "; thin devices only grow",
+                ErrorKind::kUsage);
+  }
+  if (size > rec.size_bytes) {
+    m.CheckSpace("grow " + name);
+    // The record first: the pool keeps no sizes, so this journal record (fdatasync'd) is the
+    // size's only home, and a crash from here on leaves a device smaller than its record, never
+    // larger: re-running the same grow completes it.
+    rec.size_bytes = size;
+    m.UpdateRecord(rec);
+  }
+  bool active = m.ThinActive(rec.id);
+  if (active && m.dm->GetTable(m.ThinName(rec.id)).front().length * 512 < size) {
+    m.ReloadThin(rec);
+  }
+  try {
+    m.GrowFilesystemOf(rec);
+  } catch (const Error& e) {
+    throw e.Wrap("grow " + name + ": the device is " + FormatSize(size) +
+                 " but its filesystem did not grow; run the same grow again after fixing this");
+  }
+  return rec;
+}
+
 std::string Engine::Activate(const std::string& name) {
   Impl& m = *impl_;
   m.RequireActivePool();

@@ -35,7 +35,9 @@ struct Engine::Impl {
 
   // --- names and paths ---
   std::string PoolName();
-  std::string PoolDevice() { return dm->DevicePath(PoolName()); }
+  // How thin tables name the pool: its /dev/mapper path, or for an adopted pool (whose node
+  // another tool manages) its major:minor.
+  std::string PoolDevice();
   std::string ThinName(uint32_t id);
   std::string ThinUuid(uint32_t id);
   std::string MetaDir() const { return root + "/meta"; }
@@ -44,6 +46,21 @@ struct Engine::Impl {
   // The block devices under the pool: the loop device of a loopback file, else the path itself.
   std::string DataDevice(const PoolSettings& s);
   std::string MetadataDevice(const PoolSettings& s);
+  // A device as a pool table names it: "254:0" becomes the /dev/mapper path of that dm device;
+  // a path stays as it is.
+  std::string DeviceNode(const std::string& ref);
+  // The dm name of the thin-pool target behind `arg` (dm name or /dev/mapper path), following
+  // LVM's linear layer over "<vg>-<pool>-tpool". Throws kNotFound / kUsage with the reason.
+  std::string ResolveThinPool(const std::string& arg);
+  // Thin ids in the pool `pool` whose metadata is on `meta_dev`, through a metadata snapshot.
+  std::vector<kernel::ThinUsage> LiveThinDevices(const std::string& pool,
+                                                 const std::string& meta_dev);
+  // `pool create --thinpool`: resolves the pool, takes its block size, and refuses (before
+  // anything is recorded) a pool that is in use unless o.force; fills s->adopted_pool and the
+  // "adopt.foreign_ids" it must leave alone into `config`.
+  void InspectForAdoption(const PoolCreateOptions& o, PoolSettings* s, PoolConfig* config);
+  // Adopted pools: the thin ids that were there before thinsnap (adopted with --force).
+  std::vector<uint32_t> ForeignIds();
   // For the thin tools on an inactive pool: the metadata as a block device (a loopback file is
   // attached for as long as the returned handle lives; the tools want O_DIRECT, which files on
   // tmpfs refuse).
@@ -67,6 +84,8 @@ struct Engine::Impl {
   bool ThinActive(uint32_t id);
   std::string ActivateThin(const DeviceRecord& rec);
   kernel::RemoveResult DeactivateThin(uint32_t id, bool allow_deferred);
+  // Reloads the live table of an active thin device with the size in `rec` (suspend, resume).
+  void ReloadThin(const DeviceRecord& rec);
   // Creates `rec` in the kernel and the catalog as one transaction: a snapshot of `origin`
   // (suspending it when active) or, with no origin, a new thin device.
   void CreateDevice(const DeviceRecord& rec, const DeviceRecord* origin);

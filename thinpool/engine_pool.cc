@@ -114,39 +114,22 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
         std::min<uint64_t>(m.sys->SizeOf(o.metadata_device), kernel::kMaxMetadataBytes));
     s.data_path = devs.data = o.data_device;
     s.metadata_path = devs.metadata = o.metadata_device;
-  } else {
-    std::string name = o.thinpool;
-    if (name.rfind("/dev/mapper/", 0) == 0) name = name.substr(12);
-    if (!m.dm->Info(name))
-      throw Error("no device-mapper device " + o.thinpool, ErrorKind::kNotFound);
-    s.adopted_pool = name;
   }
+  PoolConfig adopt_config;
+  if (o.mode == PoolMode::kAdopted) m.InspectForAdoption(o, &s, &adopt_config);
   m.store().Update({[&] {
     std::vector<Mutation> muts;
     for (auto& [k, v] : s.ToConfig()) muts.push_back(Mutation::SetConfig(k, v));
+    for (auto& [k, v] : adopt_config) muts.push_back(Mutation::SetConfig(k, v));
     return muts;
   }()});
-  if (o.mode == PoolMode::kAdopted) {
-    kernel::PoolStatus st = m.PoolStatusNow();
-    if ((st.transaction_id != 0 || st.data_used_blocks != 0) && !o.force) {
-      throw Error("pool " + s.adopted_pool + " is already in use (transaction id " +
-                      std::to_string(st.transaction_id) + ", " +
-                      std::to_string(st.data_used_blocks) +
-                      " data blocks used); pass --force to adopt it anyway",
-                  ErrorKind::kExists);
-    }
-    Catalog const& cat = m.catalog();
-    (void)cat;
-    if (st.transaction_id != 0) {
-      // Adopt the pool's transaction id as our starting point (forced adoption).
-      m.store().Update(
-          {Mutation::SetConfig("pool.adopted_txn", std::to_string(st.transaction_id))});
-    }
-  } else {
+  if (o.mode != PoolMode::kAdopted) {
     m.sys->ZeroStart(devs.metadata, 4096);
     m.LoadPoolTable(s, devs.data, devs.metadata, /*create=*/true);
   }
-  // A root that held a destroyed pool keeps counting transactions: start the new pool there.
+  // The pool's transaction id must equal the journal's. A root that held a destroyed pool keeps
+  // counting transactions: start the new pool there. A forcibly adopted pool is moved to the
+  // journal's count too (its previous owner's count no longer describes it).
   uint64_t kernel_txn = m.PoolStatusNow().transaction_id;
   uint64_t journal_txn = m.catalog().transaction_id();
   if (kernel_txn != journal_txn) {
@@ -170,6 +153,66 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
                     Mutation::SetConfig("pool.ready", "1")});
   m.Progress("base device formatted " + std::string(FsTypeName(s.fs)) + ", " +
              FormatSize(s.base_size));
+}
+
+std::string Engine::Impl::ResolveThinPool(const std::string& arg) {
+  std::string name = arg.rfind("/dev/mapper/", 0) == 0 ? arg.substr(12) : arg;
+  if (!dm->Info(name)) throw Error("no device-mapper device " + arg, ErrorKind::kNotFound);
+  kernel::Table table = dm->GetTable(name);
+  if (table.size() == 1 && table.front().target == "linear") {
+    // LVM shows a pool that has had thin volumes as a linear device over <vg>-<pool>-tpool.
+    std::string below = table.front().params.substr(0, table.front().params.find(' '));
+    for (const kernel::ListedDevice& d : dm->List()) {
+      if (below != std::to_string(d.major) + ":" + std::to_string(d.minor)) continue;
+      kernel::Table under = dm->GetTable(d.name);
+      if (under.size() == 1 && under.front().target == "thin-pool") return d.name;
+    }
+  }
+  if (table.size() != 1 || table.front().target != "thin-pool") {
+    std::string what = table.empty() ? "no table" : "a " + table.front().target + " table";
+    throw Error(arg + " is not a thin pool (it has " + what + ")", ErrorKind::kUsage);
+  }
+  return name;
+}
+
+void Engine::Impl::InspectForAdoption(const PoolCreateOptions& o, PoolSettings* s,
+                                      PoolConfig* config) {
+  s->adopted_pool = ResolveThinPool(o.thinpool);
+  const std::string& pool = s->adopted_pool;
+  kernel::ParsedPoolTable table =
+      kernel::ParsePoolTableParams(dm->GetTable(pool).front().params);
+  // The pool's own settings, whatever the options said: thinsnap never reloads its table.
+  s->block_size = table.block_sectors * 512;
+  s->no_space = table.features.error_if_no_space ? NoSpacePolicy::kError : NoSpacePolicy::kQueue;
+  s->discard = table.features.ignore_discard        ? DiscardMode::kIgnore
+               : table.features.no_discard_passdown ? DiscardMode::kNoPassdown
+                                                    : DiscardMode::kPassdown;
+  s->skip_block_zeroing = table.features.skip_block_zeroing;
+  kernel::PoolStatus st = kernel::ParsePoolStatus(dm->Status(pool, /*no_flush=*/true));
+  if (st.failed || st.needs_check || st.mode != kernel::PoolMode::kReadWrite) {
+    throw Error("pool " + pool + " is not healthy (failed, needs_check or not rw); repair it first",
+                ErrorKind::kFailure);
+  }
+  std::vector<uint32_t> ids;
+  for (const kernel::ThinUsage& u : LiveThinDevices(pool, DeviceNode(table.metadata_dev))) {
+    ids.push_back(u.id);
+  }
+  if ((st.transaction_id != 0 || st.data_used_blocks != 0 || !ids.empty()) && !o.force) {
+    std::string list;
+    for (uint32_t id : ids) list += (list.empty() ? " (ids " : " ") + std::to_string(id);
+    if (!list.empty()) list += ")";
+    throw Error("refusing to adopt pool " + pool + ": it is in use (transaction id " +
+                    std::to_string(st.transaction_id) + ", " + std::to_string(ids.size()) +
+                    " thin devices" + list + ", " + std::to_string(st.data_used_blocks) +
+                    " data blocks used); pass --force to adopt it anyway (its thin devices are "
+                    "then left alone, and its transaction id is reset to thinsnap's)",
+                ErrorKind::kExists);
+  }
+  if (!ids.empty()) {
+    std::string list;
+    for (uint32_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+    (*config)["adopt.foreign_ids"] = list;
+  }
 }
 
 void Engine::Impl::ReconcileIfActive(std::vector<std::string>* notes) {

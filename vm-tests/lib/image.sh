@@ -17,6 +17,7 @@ BASE_TOOLS_REQUIRED=(
   mkfs.xfs xfs_repair xfs_growfs xfs_admin xfs_db xfs_io xfs_info xfs_spaceman
   blkid losetup blkdiscard wipefs dmsetup fio
   pdata_tools thin_check thin_dump thin_ls thin_delta thin_repair thin_restore thin_metadata_size
+  lvm
 )
 # /bin/sh is dash, as on a Debian host: Debian's busybox-static shell runs its own applets in
 # preference to PATH (its losetup has no --show), so it would hide the real tools. bash is there
@@ -24,7 +25,7 @@ BASE_TOOLS_REQUIRED=(
 # Included when the host has them:
 BASE_TOOLS_OPTIONAL=(
   mount umount lsblk findmnt fallocate fstrim flock xfs_freeze fsck.xfs
-  thin_rmap thin_trim strace lvm
+  thin_rmap thin_trim strace
 )
 
 image_die() {
