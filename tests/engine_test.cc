@@ -517,10 +517,51 @@ TEST_F(EngineTest, InterruptedGrowIsFinishedByGrowingAgainToTheSameSize) {
   EXPECT_EQ(engine_->store().catalog().FindByName("v")->size_bytes, 128u << 20);
   EXPECT_EQ(LiveSectors(dm_, dev), (64u << 20) / 512);
   Open();
+  CheckReport r = engine_->Check();
+  ASSERT_FALSE(r.notes.empty());
+  EXPECT_NE(r.notes.front().find("an interrupted grow); finish it with thinsnap grow v --size " +
+                                 std::to_string(128u << 20)),
+            std::string::npos)
+      << r.notes.front();
   engine_->Grow("v", 128 << 20);
   EXPECT_EQ(LiveSectors(dm_, dev), (128u << 20) / 512);
   EXPECT_EQ(sys_.grown, std::vector<std::string>{dev});
   ExpectConsistent();
+}
+
+// A power cut at every store operation of a grow: after reopening, the size is the old or the
+// new one, the live table is never larger than the record, and the same grow completes it.
+TEST_F(EngineTest, GrowSurvivesAPowerCutAtEveryStoreStep) {
+  for (int64_t cut = 0;; ++cut) {
+    TearDown();
+    SetUp();
+    CreateLoopbackPool();
+    engine_->CreateVolume("v", 64 << 20, FsType::kExt4);
+    std::string dev = engine_->Activate("v");
+    int64_t before = fs_.mutating_ops();
+    fs_.CrashAfter(cut);
+    bool threw = false;
+    try {
+      engine_->Grow("v", 128 << 20);
+    } catch (const Error&) {
+      threw = true;
+    }
+    fs_.CrashAfter(-1);
+    if (!threw) {
+      EXPECT_GE(cut, 2) << "the grow should have store steps to cut";
+      EXPECT_GT(fs_.mutating_ops(), before);
+      break;
+    }
+    engine_.reset();
+    fs_.Crash();
+    Open();
+    uint64_t size = engine_->store().catalog().FindByName("v")->size_bytes;
+    EXPECT_TRUE(size == (64u << 20) || size == (128u << 20)) << "cut " << cut;
+    EXPECT_LE(LiveSectors(dm_, dev) * 512, size) << "cut " << cut;
+    engine_->Grow("v", 128 << 20);
+    EXPECT_EQ(LiveSectors(dm_, dev), (128u << 20) / 512) << "cut " << cut;
+    ExpectConsistent();
+  }
 }
 
 // --- adopting an existing pool (LVM's layout: <vg>-<pool> linear over <vg>-<pool>-tpool) ---

@@ -171,6 +171,22 @@ CheckReport Engine::Check() {
                                 " in the pool, unknown to the journal");
     }
   }
+  if (live) {
+    // An active device smaller than its record: a grow was interrupted after recording.
+    std::set<std::string> active;
+    for (const kernel::ListedDevice& d : m.dm->List()) active.insert(d.name);
+    m.catalog().ForEach([&](const DeviceRecord& d) {
+      std::string name = m.ThinName(d.id);
+      if (!active.count(name)) return;
+      kernel::Table table = m.dm->GetTable(name);
+      uint64_t bytes = table.empty() ? 0 : table.front().length * 512;
+      if (bytes >= d.size_bytes) return;
+      report.notes.push_back("device '" + d.name + "' is active with " + FormatSize(bytes) +
+                             " of its " + FormatSize(d.size_bytes) +
+                             " (an interrupted grow); finish it with thinsnap grow " + d.name +
+                             " --size " + std::to_string(d.size_bytes));
+    });
+  }
   report.notes.push_back(std::to_string(m.catalog().size()) + " devices in the journal, " +
                          std::to_string(kernel_ids.size()) + " in the pool");
   return report;
