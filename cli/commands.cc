@@ -72,6 +72,13 @@ Engine& Commands::engine() {
     opts.progress = [tty, verbose](const std::string& line) {
       if (tty || verbose) std::cerr << line << "\n";
     };
+    // A live line on a terminal only: rewritten in place, ended when the import ends.
+    if (tty) {
+      opts.import_progress = [](const ImportProgress& p) {
+        std::cerr << "\r" << FormatImportProgress(p.name, p.bytes, p.entries, p.elapsed_ns)
+                  << "\033[K" << (p.done ? "\n" : "") << std::flush;
+      };
+    }
     engine_ = Engine::Open(global_->root, dm_.get(), sys_.get(), opts);
   }
   return *engine_;

@@ -48,6 +48,8 @@ class EngineTest : public ::testing::Test {
     EngineOptions opts;
     opts.lock_timeout_ms = 0;
     opts.store.fs = &fs_;
+    opts.import_progress = [this](const ImportProgress& p) { progress_.push_back(p); };
+    opts.import_progress_after_ms = progress_after_ms_;
     engine_ = Engine::Open(root_, &dm_, &sys_, opts);
   }
   void CreateLoopbackPool() {
@@ -76,6 +78,8 @@ class EngineTest : public ::testing::Test {
   }
 
   std::string root_;
+  std::vector<ImportProgress> progress_;
+  int progress_after_ms_ = 1000;
   FakeDeviceMapper dm_;
   FakeSystem sys_{&dm_};
   FaultFileSystem fs_;
@@ -166,6 +170,23 @@ TEST_F(EngineTest, ContainerSizeGrowsTheFilesystemAndNeverShrinks) {
   EXPECT_EQ(big.size_bytes, 1ull << 30);
   ASSERT_EQ(sys_.grown.size(), 1u);
   ExpectConsistent();
+}
+
+TEST_F(EngineTest, ImportProgressOnlyAfterAMomentThenEndsOnce) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("quick", "", PipeWith("tar bytes"));
+  EXPECT_TRUE(progress_.empty());  // the fake clock says it took microseconds
+  progress_after_ms_ = 0;
+  Open();
+  engine_->ImportLayer("slow", "", PipeWith("tar bytes"));
+  ASSERT_EQ(progress_.size(), 2u);
+  EXPECT_FALSE(progress_[0].done);
+  EXPECT_TRUE(progress_[1].done);
+  EXPECT_EQ(progress_[1].name, "slow");
+  EXPECT_EQ(progress_[1].bytes, 9u);
+  progress_.clear();
+  EXPECT_THROW(engine_->ImportLayer("bad", "", PipeWith("EVIL")), Error);
+  EXPECT_TRUE(progress_.empty() || progress_.back().done);
 }
 
 TEST_F(EngineTest, HostileLayerIsRolledBack) {

@@ -26,11 +26,24 @@
 
 namespace thinsnap {
 
+// Where a layer import stands, for a live progress line.
+struct ImportProgress {
+  std::string name;
+  uint64_t bytes = 0;    // of the uncompressed tar read so far
+  uint64_t entries = 0;  // tar entries applied so far
+  int64_t elapsed_ns = 0;
+  bool done = false;  // the last call: the import finished or failed
+};
+
 struct EngineOptions {
   int lock_timeout_ms = 30000;
   StoreOptions store;  // tests pass a fault-injecting file system here
-  // Print a line of progress for long work (layer import); may be empty.
+  // Print a line of progress for long work; may be empty.
   std::function<void(const std::string&)> progress;
+  // Layer imports: called about 4 times a second once an import has run for
+  // `import_progress_after_ms`, then once with done = true (only if it was called before).
+  std::function<void(const ImportProgress&)> import_progress;
+  int import_progress_after_ms = 1000;
 };
 
 struct PoolCreateOptions {

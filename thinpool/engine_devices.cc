@@ -60,18 +60,34 @@ DeviceRecord Engine::ImportLayer(const std::string& name, const std::string& par
   DeviceRecord rec = CreateLayer(name, parent);
   rec.labels[kImporting] = "1";
   m.UpdateRecord(rec);
+  ImportProgress progress{.name = name};
+  bool shown = false;
+  auto report = [&](bool done) {  // the done call ends a line that was shown, once
+    if (!m.opts.import_progress || (done && !shown)) return;
+    progress.done = done;
+    shown = !done;
+    m.opts.import_progress(progress);
+  };
   try {
     kernel::LayerApplyStats stats;
     {
       auto mount = m.MountTemporarily(rec, /*read_only=*/false);
-      int64_t last = 0;
+      const int64_t start = m.sys->NowNs();
+      int64_t last = start;
       stats = m.sys->ApplyLayer(tar_fd, mount->dir(), [&](uint64_t bytes, uint64_t entries) {
         int64_t now = m.sys->NowNs();
-        if (now - last < 500'000'000) return;
+        progress.bytes = bytes;
+        progress.entries = entries;
+        progress.elapsed_ns = now - start;
+        if (now - start < int64_t{m.opts.import_progress_after_ms} * 1'000'000) return;
+        if (shown && now - last < 250'000'000) return;
         last = now;
-        m.Progress("import " + name + ": " + FormatSize(bytes) + ", " + std::to_string(entries) +
-                   " entries");
+        report(false);
       });
+      progress.bytes = stats.bytes;
+      progress.entries = stats.entries;
+      progress.elapsed_ns = m.sys->NowNs() - start;
+      report(true);
       mount->Release();
     }
     rec = m.Find(name);
@@ -80,6 +96,7 @@ DeviceRecord Engine::ImportLayer(const std::string& name, const std::string& par
     SealLayer(name);
     return m.Find(name);
   } catch (const Error& e) {
+    report(true);  // end the progress line before the error
     // Roll the half-made layer back; the pool and journal stay as they were before.
     const DeviceRecord* half = m.catalog().FindByName(name);
     if (half) {

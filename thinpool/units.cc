@@ -1,5 +1,6 @@
 #include "thinpool/units.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <limits>
@@ -79,6 +80,19 @@ std::string FormatSize(uint64_t bytes) {
     std::snprintf(buf, sizeof buf, "%.1f %s", value, kUnits[unit]);
   }
   return buf;
+}
+
+std::string FormatImportProgress(std::string_view name, uint64_t bytes, uint64_t entries,
+                                 int64_t elapsed_ns) {
+  std::string line = "import " + std::string(name) + ": " + FormatSize(bytes) + ", " +
+                     std::to_string(entries) + (entries == 1 ? " entry" : " entries");
+  double seconds = static_cast<double>(std::max<int64_t>(elapsed_ns, 0)) / 1e9;
+  if (seconds >= 0.1) {
+    line += ", " + FormatSize(static_cast<uint64_t>(static_cast<double>(bytes) / seconds)) + "/s";
+  }
+  char took[32];
+  std::snprintf(took, sizeof took, ", %.1f s", seconds);
+  return line + took;
 }
 
 }  // namespace thinsnap

@@ -16,6 +16,10 @@ uint64_t ParseSize(std::string_view text, std::string_view what);
 int ParsePercent(std::string_view text, std::string_view what);
 // "1.5 GiB", "64 KiB", "512 B".
 std::string FormatSize(uint64_t bytes);
+// The progress line of a layer import, e.g. "import app: 12.5 MiB, 1234 entries, 3.1 MiB/s, 4.0 s".
+// The rate is left out while less than 0.1 s has passed.
+std::string FormatImportProgress(std::string_view name, uint64_t bytes, uint64_t entries,
+                                 int64_t elapsed_ns);
 
 }  // namespace thinsnap
 
