@@ -566,6 +566,21 @@ TEST(LayerTarHostile, VeryLongNames) {
   ExpectRefused(sb, TarBuilder().File(std::string(5000, 'y'), "x").Finish(), "PATH_MAX");
 }
 
+TEST(LayerTarHostile, HugeNamesAreShortenedInTheError) {
+  Sandbox sb;
+  std::string name = "start-" + std::string(5000, 'y') + "-end";
+  try {
+    Apply(TarBuilder().File(name, "x").Finish(), sb.root);
+    ADD_FAILURE() << "accepted a 5 KiB name";
+  } catch (const Error& e) {
+    std::string what = e.what();
+    EXPECT_LT(what.size(), 600u) << what;
+    EXPECT_NE(what.find("\"start-yyy"), std::string::npos) << what;
+    EXPECT_NE(what.find("yyy-end\""), std::string::npos) << what;
+    EXPECT_NE(what.find("(4750 bytes)"), std::string::npos) << what;
+  }
+}
+
 TEST(LayerTarHostile, EmptyNameIsRefused) {
   Sandbox sb;
   std::string tar = RawUstarEntry("", '0', "data") + RawUstarEnd();

@@ -41,6 +41,15 @@ struct DigestFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
 
+// An entry name as errors show it: one that would swamp the line (a hostile tar may carry
+// names of many KiB) keeps its start and end around the number of bytes cut out.
+std::string ShownName(const char* name) {
+  std::string s = name != nullptr ? name : "";
+  if (s.size() <= 300) return s;
+  return s.substr(0, 200) + "...(" + std::to_string(s.size() - 260) + " bytes)..." +
+         s.substr(s.size() - 60);
+}
+
 std::string ArchiveMessage(archive* a) {
   const char* message = archive_error_string(a);
   return message != nullptr ? message : "unknown libarchive error";
@@ -597,7 +606,7 @@ ApplyStats ApplyLayer(int tar_fd, const std::string& root_dir, const ApplyOption
     try {
       applier.Apply(tar.get(), entry);
     } catch (const Error& e) {
-      std::string context = "layer entry \"" + std::string(name != nullptr ? name : "") + "\"";
+      std::string context = "layer entry \"" + ShownName(name) + "\"";
       // A failed decompression surfaces as a short read; report the decompressor's reason.
       if (!stream.error().empty()) throw Error(context + ": decompress: " + stream.error());
       throw e.Wrap(context);
