@@ -56,11 +56,13 @@ int RunIo(BenchArgs& a, GlobalOptions* global, Engine* engine) {
   o.bs = ParseSize(a.bs, "--bs");
   o.iodepth = a.iodepth;
   o.jobs = a.jobs;
-  o.runtime_seconds = a.size.empty() ? a.runtime : 0;
+  // --size alone: one pass over the region; --runtime (or neither): time-based over the region.
+  o.runtime_seconds = a.runtime > 0 ? a.runtime : (a.size.empty() ? 10 : 0);
   if (!a.size.empty()) o.size = ParseSize(a.size, "--size");
   o.offset = ParseSize(a.offset, "--offset");
   o.ramp_time_seconds = a.ramp;
   o.engine = kernel::ParseIoEngine(a.engine);
+  o.submit_batch = a.submit_batch;
   o.random_map = !a.norandommap;
   o.direct = !a.buffered;
   if (isatty(STDERR_FILENO) && !global->json) {
@@ -158,17 +160,20 @@ void AddBenchCommands(CLI::App* bench, BenchArgs* a, GlobalOptions* global, Regi
   io->add_option("--bs", a->bs, "I/O size (default 4k)");
   io->add_option("--iodepth", a->iodepth, "I/Os in flight per job (default 32)");
   io->add_option("--jobs", a->jobs, "threads (default 1)");
-  io->add_option("--runtime", a->runtime, "seconds (default 10)");
-  io->add_option("--size", a->size, "bytes per job instead of a runtime");
+  io->add_option("--runtime", a->runtime, "seconds, time-based (default 10 unless --size)");
+  io->add_option("--size", a->size, "bytes per job: the region; alone, one pass over it");
   io->add_option("--offset", a->offset, "start offset");
   io->add_option("--ramp-time", a->ramp, "seconds not measured at the start");
   io->add_option("--engine", a->engine, "auto|io_uring|psync");
+  io->add_option("--submit-batch", a->submit_batch,
+                 "I/Os per submit (default 0: all free slots; fio's default is 1)");
   io->add_flag("--norandommap", a->norandommap, "allow repeated random offsets (fio's flag)");
   io->add_flag("--buffered", a->buffered, "page cache I/O instead of O_DIRECT");
   on(io, [a, global, engine] {
     bool named = !a->target.empty() && a->target[0] != '/';
     return RunIo(*a, global, named ? &engine() : nullptr);
   });
+  AddCowCommand(bench, global, on, engine);
   CLI::App* ops = bench->add_subcommand("ops", "container create/remove latency");
   ops->add_option("--from", a->from, "the layer containers start from")->required();
   ops->add_option("--count", a->count, "containers (default 100)");

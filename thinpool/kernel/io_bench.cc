@@ -4,6 +4,7 @@
 #include <liburing.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,9 +142,9 @@ IoSequence::IoSequence(const IoBenchOptions& options, uint64_t region_bytes, uns
     : rw_(options.rw),
       rwmix_read_(options.rwmix_read),
       random_map_(options.random_map),
-      bs_(options.bs),
+      stride_(options.stride ? options.stride : options.bs),
       offset_(options.offset),
-      blocks_(region_bytes / options.bs),
+      blocks_(region_bytes / stride_),
       key_(Mix(options.seed ^ Mix(job + 1))),
       rng_state_(Mix(key_)) {
   const unsigned bits = std::max<unsigned>(2, std::bit_width(blocks_ - 1));
@@ -191,7 +192,7 @@ uint64_t IoSequence::BlockAt(uint64_t n) {
 IoSequence::Io IoSequence::At(uint64_t n) {
   bool write = Writes(rw_);
   if (rw_ == IoPattern::kRandRw) write = ScaleTo(NextRandom(), 100) >= rwmix_read_;
-  return {offset_ + BlockAt(n) * bs_, write};
+  return {offset_ + BlockAt(n) * stride_, write};
 }
 
 namespace bench_internal {
@@ -276,6 +277,10 @@ void CheckRanges(const IoBenchOptions& o) {
     ThrowUsage("jobs " + std::to_string(o.jobs) + " out of range [1, 4096]");
   }
   if (o.rwmix_read > 100) ThrowUsage("rwmix_read must be a percentage");
+  if (o.stride != 0 && o.stride < o.bs) {
+    ThrowUsage("stride " + std::to_string(o.stride) + " is smaller than bs " +
+               std::to_string(o.bs));
+  }
   if (!(o.runtime_seconds >= 0) || !(o.ramp_time_seconds >= 0)) {
     ThrowUsage("runtime and ramp_time must not be negative");
   }
@@ -287,6 +292,10 @@ void CheckAlignment(const IoBenchOptions& o, const TargetInfo& info) {
   if (o.bs % info.logical_block_size != 0) {
     ThrowUsage("bs " + std::to_string(o.bs) + " is not a multiple of the logical block size (" +
                lbs + ") of " + o.target + ", as O_DIRECT requires");
+  }
+  if (o.stride % info.logical_block_size != 0) {
+    ThrowUsage("stride " + std::to_string(o.stride) + " is not a multiple of the logical " +
+               "block size (" + lbs + ") of " + o.target + ", as O_DIRECT requires");
   }
   if (o.offset % info.logical_block_size != 0) {
     ThrowUsage("offset " + std::to_string(o.offset) + " is not a multiple of the logical " +
@@ -305,8 +314,9 @@ uint64_t ResolveSize(const IoBenchOptions& o, const TargetInfo& info) {
     }
     size = info.bytes - o.offset;
   }
-  size -= size % o.bs;
-  if (size == 0) ThrowUsage("the region of " + o.target + " is smaller than bs");
+  const uint64_t stride = o.stride ? o.stride : o.bs;
+  size -= size % stride;
+  if (size == 0) ThrowUsage("the region of " + o.target + " is smaller than one block (stride)");
   const bool may_extend =
       info.regular_file &&
       !(o.rw == IoPattern::kRead || o.rw == IoPattern::kRandRead || o.rw == IoPattern::kRandRw);
@@ -404,7 +414,7 @@ JobSpec MakeJobSpec(const IoBenchOptions& o, const TargetInfo& info, unsigned in
       .options = &o,
       .index = index,
       .fd = fd,
-      .total_ios = time_based ? 0 : o.size / o.bs,
+      .total_ios = time_based ? 0 : o.size / (o.stride ? o.stride : o.bs),
       .ramp_ns = SecondsToNs(o.ramp_time_seconds),
       .runtime_ns = SecondsToNs(o.runtime_seconds),
       .buffer_alignment = std::max<size_t>({4096, info.memory_alignment, 1}),
@@ -461,7 +471,20 @@ void RunJobs(const IoBenchOptions& o, const TargetInfo& info, IoBenchResult& res
   for (std::thread& t : threads) t.join();
   tracker.RethrowIfFailed();
   for (UniqueFd& fd : fds) fd.Close(o.target);
+  for (const JobCounters& c : counters) result.total_ios += c.ios.load();
   Summarize(outputs, result);
+}
+
+struct CpuSample {
+  double user = 0, system = 0;
+  uint64_t wall_ns = 0;
+};
+
+CpuSample SampleCpu() {
+  rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) ThrowErrno("getrusage", errno);
+  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  return {seconds(ru.ru_utime), seconds(ru.ru_stime), NowNs()};
 }
 
 }  // namespace
@@ -485,7 +508,12 @@ IoBenchResult RunIoBench(const IoBenchOptions& options) {
 
   IoBenchOptions run_options = result.options;
   run_options.progress = options.progress;
+  const CpuSample before = SampleCpu();
   RunJobs(run_options, info, result);
+  const CpuSample after = SampleCpu();
+  result.cpu_user_seconds = after.user - before.user;
+  result.cpu_system_seconds = after.system - before.system;
+  result.wall_seconds = static_cast<double>(after.wall_ns - before.wall_ns) / 1e9;
   return result;
 }
 

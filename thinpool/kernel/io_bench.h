@@ -64,6 +64,11 @@ struct IoBenchOptions {
   IoPattern rw = IoPattern::kRead;
   unsigned rwmix_read = 50;  // percent of reads for randrw
   uint64_t bs = 4096;        // bytes per I/O
+  // Distance between the starts of the blocks the region is cut into; 0 = bs. With stride > bs
+  // each I/O touches the first bs bytes of its block and skips the rest (fio: rw=write:<gap>),
+  // e.g. one 4 KiB write per 1 MiB pool block. REQUIRES: 0 or >= bs, a multiple of the target's
+  // logical block size.
+  uint64_t stride = 0;
   unsigned iodepth = 32;     // I/Os in flight per job
   // io_uring: I/Os queued per io_uring_enter; 0 = all free slots at once (the default). fio's
   // default (iodepth_batch_submit=1) submits each I/O as soon as a slot frees: 1 here.
@@ -98,6 +103,10 @@ struct IoBenchResult {
   uint64_t target_bytes = 0;             // size of the target
   uint32_t logical_block_size = 0;
   double elapsed_seconds = 0;  // measured part (after ramp), longest job
+  // CPU time of this process over the whole run (ramp included; getrusage RUSAGE_SELF), and the
+  // wall time it is measured against: what the benchmark itself costs per I/O.
+  double cpu_user_seconds = 0, cpu_system_seconds = 0, wall_seconds = 0;
+  uint64_t total_ios = 0;  // ramp included
   IoDirectionResult read;
   IoDirectionResult write;
 };
@@ -114,6 +123,10 @@ std::string FormatIoBenchText(const IoBenchResult& result);
 // "max", "mean", "N", "percentile": {"50.000000": ..., "99.000000", "99.900000"}}}, "write": ...}.
 nlohmann::json IoBenchResultToJson(const IoBenchResult& result);
 
+// Writes a benchmark's report (table, CSV, SVG) to `path`, replacing it: written to path.tmp,
+// fsync'd and renamed, so a reader never sees half a file. Throws Error naming the path.
+void WriteReportFile(const std::string& path, std::string_view text);
+
 // The offset and direction of every I/O of one job, deterministic given (options, job): the n-th
 // I/O is At(n). Exposed so tests can check bounds and coverage without running I/O.
 // Thread-safety: At() is const for sequential and random-map patterns; with random_map=false and
@@ -124,7 +137,7 @@ class IoSequence {
     uint64_t offset;
     bool write;
   };
-  // REQUIRES: region_bytes is a nonzero multiple of options.bs.
+  // REQUIRES: region_bytes is a nonzero multiple of the stride (options.stride, or bs).
   IoSequence(const IoBenchOptions& options, uint64_t region_bytes, unsigned job);
   Io At(uint64_t n);
   // A copy with its own random stream, for worker `worker` of the same job.
@@ -138,7 +151,7 @@ class IoSequence {
   IoPattern rw_;
   unsigned rwmix_read_;
   bool random_map_;
-  uint64_t bs_;
+  uint64_t stride_;
   uint64_t offset_;
   uint64_t blocks_;
   uint64_t key_;

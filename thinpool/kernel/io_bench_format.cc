@@ -1,6 +1,13 @@
 // Output of io_bench.h: the text table and the fio-shaped JSON.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <string>
+
+#include "metadata/error.h"
+#include "thinpool/kernel/io_bench_internal.h"
 
 #include "thinpool/kernel/io_bench.h"
 
@@ -63,6 +70,7 @@ nlohmann::json OptionsJson(const IoBenchOptions& o) {
       {"filename", o.target},
       {"rw", IoPatternName(o.rw)},
       {"bs", o.bs},
+      {"stride", o.stride ? o.stride : o.bs},
       {"iodepth", o.iodepth},
       {"iodepth_batch_submit", o.submit_batch ? o.submit_batch : o.iodepth},
       {"numjobs", o.jobs},
@@ -93,6 +101,12 @@ std::string FormatIoBenchText(const IoBenchResult& r) {
   if (r.read.ios) text += FormatDirection("read", r.read);
   if (r.write.ios) text += FormatDirection("write", r.write);
   text += Printf("elapsed %.2fs\n", r.elapsed_seconds);
+  if (r.wall_seconds > 0 && r.total_ios > 0) {
+    const double cpu = r.cpu_user_seconds + r.cpu_system_seconds;
+    text += Printf("cpu: usr %.1f%% sys %.1f%%, %.1fus per I/O\n",
+                   100 * r.cpu_user_seconds / r.wall_seconds,
+                   100 * r.cpu_system_seconds / r.wall_seconds, cpu * 1e6 / r.total_ios);
+  }
   return text;
 }
 
@@ -103,10 +117,31 @@ nlohmann::json IoBenchResultToJson(const IoBenchResult& r) {
       {"target_bytes", r.target_bytes},
       {"logical_block_size", r.logical_block_size},
       {"elapsed_ns", static_cast<uint64_t>(r.elapsed_seconds * 1e9)},
+      // fio's names: percent of the wall time of the run
+      {"usr_cpu", r.wall_seconds > 0 ? 100 * r.cpu_user_seconds / r.wall_seconds : 0.0},
+      {"sys_cpu", r.wall_seconds > 0 ? 100 * r.cpu_system_seconds / r.wall_seconds : 0.0},
+      {"cpu_us_per_io", r.total_ios ? (r.cpu_user_seconds + r.cpu_system_seconds) * 1e6 /
+                                          static_cast<double>(r.total_ios)
+                                    : 0.0},
       {"options", OptionsJson(r.options)},
       {"read", DirectionJson(r.read, r.elapsed_seconds)},
       {"write", DirectionJson(r.write, r.elapsed_seconds)},
   };
+}
+
+void WriteReportFile(const std::string& path, std::string_view text) {
+  const std::string tmp = path + ".tmp";
+  bench_internal::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (fd.get() < 0) ThrowErrno("open " + tmp, errno);
+  for (size_t done = 0; done < text.size();) {
+    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ThrowErrno("write " + tmp, errno);
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) ThrowErrno("fsync " + tmp, errno);
+  fd.Close(tmp);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) ThrowErrno("rename " + tmp + " to " + path, errno);
 }
 
 }  // namespace thinsnap::kernel
