@@ -148,6 +148,26 @@ TEST(IoBench, SequentialSequenceWrapsAround) {
   EXPECT_TRUE(IoSequence(SequenceOptions(IoPattern::kWrite, 0), 4096, 0).At(0).write);
 }
 
+TEST(IoBench, StrideTouchesTheStartOfEveryBlockOnce) {
+  IoBenchOptions o = SequenceOptions(IoPattern::kRandWrite, 2 * kMiB);
+  o.stride = 1 * kMiB;  // one 4 KiB write per 1 MiB block
+  IoSequence seq(o, 16 * kMiB, 0);
+  std::set<uint64_t> seen;
+  for (uint64_t n = 0; n < 16; ++n) {
+    const IoSequence::Io io = seq.At(n);
+    ASSERT_EQ((io.offset - o.offset) % o.stride, 0u);
+    ASSERT_LT(io.offset, o.offset + 16 * kMiB);
+    EXPECT_TRUE(io.write);
+    seen.insert(io.offset);
+  }
+  EXPECT_EQ(seen.size(), 16u);
+  IoBenchOptions sequential = SequenceOptions(IoPattern::kRead, 0);
+  sequential.stride = 64 * 1024;
+  IoSequence seq2(sequential, 4 * 64 * 1024, 0);
+  EXPECT_EQ(seq2.At(1).offset, 64u * 1024);
+  EXPECT_EQ(seq2.At(4).offset, 0u);
+}
+
 TEST(IoBench, RandomMapVisitsEveryBlockOncePerPass) {
   for (uint64_t blocks : {1u, 2u, 7u, 64u, 1000u, 4097u}) {
     const IoBenchOptions o = SequenceOptions(IoPattern::kRandRead, 1 * kMiB);
@@ -344,8 +364,27 @@ TEST(IoBench, FileRunsDoExactlyTheSizeForEveryModeAndEngine) {
       ExpectExactRun(o, 2 * 64);
       o.submit_batch = 1;  // fio's default submission: one I/O per io_uring_enter
       ExpectExactRun(o, 2 * 64);
+      o.stride = 256 * kKiB;  // one 64 KiB I/O at the start of every 256 KiB
+      ExpectExactRun(o, 2 * 16);
     }
   }
+}
+
+TEST(IoBench, StrideWritesOnlyTheStartOfEachBlock) {
+  TempFile file(1 * kMiB, 0xAA);
+  IoBenchOptions o = RunOptions(file.path(), IoPattern::kRandWrite, IoEngine::kIoUring);
+  o.bs = 4 * kKiB;
+  o.stride = 64 * kKiB;
+  o.write_fill = 0x55;
+  const IoBenchResult r = RunIoBench(o);
+  EXPECT_EQ(r.write.ios, 16u);
+  const std::vector<uint8_t> data = file.ReadAll();
+  for (uint64_t i = 0; i < data.size(); ++i) {
+    ASSERT_EQ(data[i], i % (64 * kKiB) < 4 * kKiB ? 0x55 : 0xAA) << "byte " << i;
+  }
+  IoBenchOptions bad = o;
+  bad.stride = 2 * kKiB;  // shorter than bs
+  EXPECT_THROW(RunIoBench(bad), Error);
 }
 
 TEST(IoBench, LoopDeviceRunsForEveryModeAndEngine) {
@@ -426,9 +465,9 @@ TEST(IoBench, TimeBasedRunReportsProgressAboutOnceASecond) {
     std::vector<IoBenchProgress> seen;
     o.progress = [&](const IoBenchProgress& p) { seen.push_back(p); };
     const IoBenchResult r = RunIoBench(o);
-    EXPECT_NEAR(r.elapsed_seconds, 1.6, 0.3);
+    EXPECT_NEAR(r.elapsed_seconds, 1.6, 0.6);  // wide: the build hosts are shared and loaded
     ASSERT_GE(seen.size(), 2u);  // at ~1 s and ~2 s of the ~2.1 s run; more on a loaded machine
-    EXPECT_NEAR(seen[0].elapsed_seconds, 1.0, 0.3);
+    EXPECT_NEAR(seen[0].elapsed_seconds, 1.0, 0.6);
     EXPECT_GT(seen[1].ios, seen[0].ios);
     EXPECT_EQ(seen[1].bytes, seen[1].ios * o.bs);
     // By ~2.0 s, ~2.0 s worth of I/O had completed; the result counts only the 1.6 s after the
