@@ -385,10 +385,10 @@ class JobTracker {
     cv_.notify_all();
   }
 
-  // Waits up to `timeout` for all jobs to finish; true when they have.
-  bool WaitFor(std::chrono::milliseconds timeout) {
+  // Waits until `deadline` for all jobs to finish; true when they have.
+  bool WaitUntil(std::chrono::steady_clock::time_point deadline) {
     std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return done_ == jobs_; });
+    return cv_.wait_until(lock, deadline, [&] { return done_ == jobs_; });
   }
 
   void RethrowIfFailed() {
@@ -465,7 +465,9 @@ void RunJobs(const IoBenchOptions& o, const TargetInfo& info, IoBenchResult& res
   for (unsigned j = 0; j < o.jobs; ++j) {
     threads.emplace_back([&, j] { tracker.Run(specs[j], result.engine, counters[j], outputs[j]); });
   }
-  while (!tracker.WaitFor(std::chrono::seconds(1))) {
+  // Progress on whole seconds since the start: a late wake-up does not delay the next one.
+  const auto start = std::chrono::steady_clock::now();
+  for (int tick = 1; !tracker.WaitUntil(start + std::chrono::seconds(tick)); ++tick) {
     if (o.progress) ReportProgress(o, start_ns, counters);
   }
   for (std::thread& t : threads) t.join();
