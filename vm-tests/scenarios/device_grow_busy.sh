@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: grow thin devices (raw volume while open, ext4 mounted online, xfs unmounted via a temporary mount): old bytes intact, new size seen; refusals; deactivate of a device held open fails clearly and changes nothing
+# Description: grow thin devices (raw volume while open, ext4 mounted online, xfs unmounted via a temporary mount and mounted online): old bytes intact, new size seen; refusals; deactivate of a device held open fails clearly and changes nothing
 # VM-Args: --mem 2048
 set -u
 . /vm/lib/common.sh
@@ -25,7 +25,7 @@ run ts volume grow raw --size 256M # same size through the alias: nothing to do,
 ts --json inspect raw | grep -q "\"DeviceSize\": $((256 * MiB))" || fail "inspect lacks the new size"
 
 step "ext4, mounted: grown online"
-run ts volume create e4 --size 96M --fs ext4
+run ts volume create e4 --size 64M --fs ext4
 M4=$(ts mount e4) || fail "mount e4"
 run cp pat "$M4/before"
 sync
@@ -35,7 +35,7 @@ check_eq "$(blockdev --getsize64 "$(ts --json inspect e4 | sed -n 's/.*"DevicePa
 KB=$(df -kP "$M4" | awk 'NR == 2 { print $2 }')
 check_gt "$KB" 450000 "df size of e4 (KiB)"
 check_eq "$(sha_of "$M4/before")" "$(sha_of pat)" "e4 file written before the grow"
-run dd if=/dev/zero of="$M4/big" bs=1M count=200 conv=fsync # needs the new space
+run dd if=/dev/zero of="$M4/big" bs=1M count=100 conv=fsync # needs the new space
 run ts unmount e4
 E4=$(ts activate e4) || fail "activate e4"
 run e2fsck -fn "$E4"
@@ -51,6 +51,9 @@ MX=$(ts mount x) || fail "mount x again"
 KB=$(df -kP "$MX" | awk 'NR == 2 { print $2 }')
 check_gt "$KB" 900000 "df size of x (KiB)"
 check_eq "$(sha_of "$MX/before")" "$(sha_of pat)" "xfs file written before the grow"
+run ts grow x --size 1536M # mounted: xfs_growfs online
+KB=$(df -kP "$MX" | awk 'NR == 2 { print $2 }')
+check_gt "$KB" 1400000 "df size of x after the online grow (KiB)"
 run ts unmount x
 XD=$(ts activate x) || fail "activate x"
 run xfs_repair -n "$XD"

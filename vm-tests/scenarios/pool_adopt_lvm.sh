@@ -59,6 +59,9 @@ check_eq "$(sha_of "$V" 16777216)" "$(sha_of pat2)" "origin has the new pattern"
 run ts volume create fs --size 128M --fs ext4
 M=$(ts mount fs) || fail "mount fs"
 run cp pat1 "$M/file"
+run ts grow fs --size 256M
+KB=$(df -kP "$M" | awk 'NR == 2 { print $2 }')
+check_gt "$KB" 200000 "df size of fs after grow (KiB)"
 run ts pool check
 ts df
 
