@@ -110,10 +110,10 @@ std::string JournalWriter::Encode(JournalRecord r) const {
   return EncodeJournalRecord(r);
 }
 
-uint64_t JournalWriter::Write(std::string_view encoded) {
+uint64_t JournalWriter::Write(std::string_view encoded, bool sync) {
   file_->Append(encoded);
   size_ += encoded.size();
-  file_->Sync();
+  if (sync) file_->Sync();
   return next_seq_++;
 }
 

@@ -50,9 +50,10 @@ class JournalWriter {
   // The bytes of `r` numbered as the next record. Throws Error(kUsage) past a format limit;
   // nothing is written.
   std::string Encode(JournalRecord r) const;
-  // Appends the output of the last Encode() and fdatasyncs. On a throw the file may hold part of
-  // the record: the caller must stop using the journal.
-  uint64_t Write(std::string_view encoded);
+  // Appends the output of the last Encode() and, unless `sync` is false, fdatasyncs (which also
+  // makes every earlier unsynced record durable). On a throw the file may hold part of the
+  // record: the caller must stop using the journal.
+  uint64_t Write(std::string_view encoded, bool sync = true);
   void Close();
 
   uint64_t size() const { return size_; }

@@ -50,7 +50,7 @@ struct Store::Impl {
   void LoadCheckpoint();
   void ReplayJournal();
   void ApplyRecord(const JournalRecord& r);
-  void Append(JournalRecord r);
+  void Append(JournalRecord r, Sync sync = Sync::kNow);
   void WriteFileDurably(const std::string& path, std::string_view bytes);
   void ResetJournal(uint64_t next_seq);
   void Checkpoint();
@@ -167,11 +167,11 @@ void Store::Impl::ApplyRecord(const JournalRecord& r) {
 
 // ---- Writing ----
 
-void Store::Impl::Append(JournalRecord r) {
+void Store::Impl::Append(JournalRecord r, Sync sync) {
   // Encoding (and its limit checks) happens before the first byte is written, so a kUsage error
   // leaves the journal untouched and the store usable.
   const std::string bytes = journal->Encode(std::move(r));
-  Guarded([&] { journal->Write(bytes); });
+  Guarded([&] { journal->Write(bytes, sync == Sync::kNow); });
 }
 
 void Store::Impl::WriteFileDurably(const std::string& path, std::string_view bytes) {
@@ -260,13 +260,13 @@ void Store::Begin(const Intent& intent) {
   s.MaybeCheckpoint();
 }
 
-void Store::Commit(uint64_t txn) {
+void Store::Commit(uint64_t txn, Sync sync) {
   Impl& s = *impl_;
   s.CheckUsable();
   if (!s.pending || s.pending->txn != txn) {
     throw Error("Commit: transaction " + std::to_string(txn) + " is not pending");
   }
-  s.Append(JournalRecord::MakeCommit(txn));
+  s.Append(JournalRecord::MakeCommit(txn), sync);
   s.Guarded([&] { s.catalog.ApplyAll(s.pending->mutations); });  // checked by Begin
   s.catalog.set_transaction_id(txn);
   s.pending.reset();
@@ -284,14 +284,14 @@ void Store::Abort(uint64_t txn) {
   s.MaybeCheckpoint();
 }
 
-void Store::Update(const std::vector<Mutation>& mutations) {
+void Store::Update(const std::vector<Mutation>& mutations, Sync sync) {
   Impl& s = *impl_;
   s.CheckUsable();
   if (s.pending) {
     throw Error("Update: transaction " + std::to_string(s.pending->txn) + " is pending");
   }
   s.catalog.CheckAll(mutations);
-  s.Append(JournalRecord::MakeUpdate(mutations));
+  s.Append(JournalRecord::MakeUpdate(mutations), sync);
   s.Guarded([&] { s.catalog.ApplyAll(mutations); });
   s.MaybeCheckpoint();
 }

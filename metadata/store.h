@@ -1,9 +1,12 @@
 // Store: thinsnap's crash-safe metadata in one directory: a checkpoint file (the whole catalog)
 // plus an append-only journal of changes since, both described in metadata/FORMAT.md.
 //
-// Durability: every mutating call returns only after its record is on disk (fdatasync). A kernel
+// Durability: every mutating call returns only after its record is on disk (fdatasync), unless
+// it is passed Sync::kDeferred: then the record is written (a crashed process loses nothing) and
+// reaches the disk with the next synced record or checkpoint; a power cut may lose it. A kernel
 // transaction is Begin(intent N+1) -> kernel op -> set_transaction_id N N+1 -> Commit(N+1); the
-// engine's thinpool/transaction.h drives it and reconciles a pending intent with the kernel.
+// engine's thinpool/transaction.h drives it and reconciles a pending intent with the kernel,
+// which is why its commits can be deferred (the pool's transaction id is the durable record).
 //
 // Errors: a REQUIRES violated throws Error(kFailure) and changes nothing; mutations that break a
 // catalog invariant throw Error(kCorrupt) before anything is written; a limit of the format
@@ -30,6 +33,9 @@ namespace thinsnap {
 
 class FileSystem;  // metadata/file.h: the file operations, replaceable by a fault injector
 
+// Whether a journal record is fdatasynced before the call returns (see "Durability" above).
+enum class Sync { kNow, kDeferred };
+
 struct StoreOptions {
   FileSystem* fs = nullptr;  // nullptr: the real POSIX file system
   // Checkpoint automatically once the journal grows past this many bytes.
@@ -51,11 +57,11 @@ class Store {
   // REQUIRES: !pending() and intent.txn == catalog().transaction_id() + 1.
   void Begin(const Intent& intent);
   // REQUIRES: pending()->txn == txn. Applies its mutations and sets the transaction id to txn.
-  void Commit(uint64_t txn);
+  void Commit(uint64_t txn, Sync sync = Sync::kNow);
   // REQUIRES: pending()->txn == txn. Forgets the intent (the kernel side was rolled back).
   void Abort(uint64_t txn);
   // A change with no kernel side (mountpoint, labels, config). REQUIRES: !pending().
-  void Update(const std::vector<Mutation>& mutations);
+  void Update(const std::vector<Mutation>& mutations, Sync sync = Sync::kNow);
   // Writes the whole catalog to a new checkpoint and starts an empty journal.
   void Checkpoint();
 

@@ -421,7 +421,9 @@ TEST_F(EngineTest, RandomCrashesAlwaysRecoverToAgreement) {
       ASSERT_NE(engine_->store().catalog().FindByName(c), nullptr) << c << " lost, round " << round;
     }
   }
-  EXPECT_GT(crashes, 150);
+  // (Commits are not fdatasynced, so an operation makes fewer file-system calls and fewer of
+  // the random crash points land inside one than when every record was synced.)
+  EXPECT_GT(crashes, 120);
   ExpectConsistent();
 }
 

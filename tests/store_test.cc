@@ -260,6 +260,40 @@ TEST(Store, WriteFailureMakesTheStoreUnusableUntilReopened) {
   EXPECT_EQ(r->catalog().size(), 1u);  // the unsynced record was lost with the power
 }
 
+// A deferred commit is lost by a power cut (the intent is pending again, for the engine to
+// reconcile with the kernel), survives a crashed process, and is made durable by the next
+// synced record.
+TEST(Store, DeferredCommitIsDurableOnlyWithTheNextSync) {
+  MemStore m;
+  {
+    auto s = m.Open();
+    s->Begin(CreateIntent(1, 0, "base"));
+    s->Commit(1, Sync::kDeferred);
+    EXPECT_EQ(s->catalog().transaction_id(), 1u);
+  }
+  {
+    auto reopened = m.Open();  // the process died, the page cache did not
+    EXPECT_EQ(reopened->catalog().transaction_id(), 1u);
+    EXPECT_FALSE(reopened->pending());
+  }
+  m.fs.Crash();  // power cut: the unsynced commit is gone, the intent is pending again
+  {
+    auto s = m.Open();
+    ASSERT_TRUE(s->pending());
+    EXPECT_EQ(s->pending()->txn, 1u);
+    EXPECT_EQ(s->catalog().transaction_id(), 0u);
+    s->Commit(1, Sync::kDeferred);
+    s->Update({Mutation::SetConfig("k", "v")}, Sync::kDeferred);
+    s->Begin(CreateIntent(2, 1, "next"));  // synced: takes the two records before it along
+  }
+  m.fs.Crash();
+  auto s = m.Open();
+  EXPECT_EQ(s->catalog().transaction_id(), 1u);
+  EXPECT_EQ(s->catalog().config().at("k"), "v");
+  ASSERT_TRUE(s->pending());
+  EXPECT_EQ(s->pending()->txn, 2u);
+}
+
 TEST(Store, WorksOnTheRealFileSystem) {
   ScratchDir dir;
   const std::string meta = dir.path() + "/metadata";

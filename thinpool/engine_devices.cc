@@ -261,7 +261,9 @@ std::string Engine::Activate(const std::string& name) {
   std::string path = m.ActivateThin(rec);
   if (!rec.active) {
     rec.active = true;
-    m.UpdateRecord(rec);
+    // Deferred: the flag only tells `pool activate` after a reboot what to bring back; a power
+    // cut that loses it leaves the device inactive until it is activated again, nothing more.
+    m.store().Update({Mutation::Put(rec)}, Sync::kDeferred);
   }
   return path;
 }

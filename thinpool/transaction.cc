@@ -95,7 +95,7 @@ void Transactor::Run(Intent intent) {
     return;
   }
   FaultPoint("after-set-transaction-id");
-  store_->Commit(intent.txn);
+  store_->Commit(intent.txn, Sync::kDeferred);  // see "Only step 1 waits" in the header
   FaultPoint("after-commit");
 }
 

@@ -7,8 +7,14 @@
 //                                                commits its metadata after each  [after-kernel-op]
 //   3. message "set_transaction_id N N+1"        the kernel's commit point
 //   [after-set-transaction-id]
-//   4. Store::Commit(N+1)                        journal record, fdatasync   [after-commit]
+//   4. Store::Commit(N+1)                        journal record, written but not synced
+//                                                                            [after-commit]
 // ([name] is the THINSNAP_FAULT point that kills the process right after that step.)
+// Only step 1 waits for the disk. The commit record needs no fdatasync of its own: once step 3
+// is done the pool's transaction id is the durable proof, and a commit record lost to a power
+// cut is recreated by recovery (kernel txn == N+1: roll forward), with the same result. The next
+// intent's fdatasync, or a checkpoint, makes it durable anyway. A crashed process loses nothing
+// (the record is in the page cache).
 //
 // Recovery (Reconcile), with the pool active and intent N+1 pending in the journal:
 //   kernel txn == N+1           step 3 happened: roll forward, Commit(N+1).
