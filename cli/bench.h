@@ -24,6 +24,7 @@ struct BenchArgs {
   std::string from;
   unsigned count = 100;
   unsigned scale = 0;
+  unsigned opens = 0;
   bool activate = false;
 };
 
