@@ -1,0 +1,171 @@
+#!/bin/sh
+# Description: guest half of vm-tests/bench/peers.sh (run it through that script, not directly).
+# Usage: peers-guest.sh COUNT PEERS_ROOT PEERBENCH [BEFORE]
+#   BEFORE: another thinsnap binary (an older build) measured beside the current one.
+# Prints "LABEL n=N median=MS p95=MS max=MS" lines, which the host turns into the table.
+#   /dev/nvme0n1 = pool data, /dev/nvme1n1 = pool metadata, /dev/nvme2n1 = state filesystem
+#   (thinsnap's root, containerd's root, LVM's archive all live on one ext4 there).
+# Every contender gets a fresh pool on the same two devices, one after the other: 64 KiB blocks,
+# skip_block_zeroing, a 1 GiB ext4 origin that is inactive while its snapshots are made.
+set -eu
+# shellcheck disable=SC1091 # the harness provides it inside the guest
+. /vm/lib/common.sh
+
+N=$1 PEERS=$2 PB=$3 BEFORE=${4:-}
+DATA=/dev/nvme0n1 META=/dev/nvme1n1 STATE_DEV=/dev/nvme2n1
+ORIGIN_SECTORS=2097152  # 1 GiB
+BLOCK_SECTORS=128       # 64 KiB
+
+export LD_LIBRARY_PATH="$PEERS/usr/lib/x86_64-linux-gnu:$PEERS/lib/x86_64-linux-gnu"
+PATH="$PEERS/usr/bin:$PEERS/usr/sbin:$PEERS/sbin:$PATH"
+
+# record: passes summary lines through (a hook to keep one place that sees them all).
+record() { cat; }
+
+wipe_devices() {
+  dmsetup remove_all 2>/dev/null || true
+  dd if=/dev/zero of=$META bs=1M count=8 conv=fsync 2>/dev/null
+  dd if=/dev/zero of=$DATA bs=1M count=8 conv=fsync 2>/dev/null
+}
+
+# make_pool NAME: a dm-thin pool on the bench devices, as thinsnap and LVM make it.
+make_pool() {
+  wipe_devices
+  data_sectors=$(blockdev --getsz $DATA)
+  run dmsetup create "$1" --table \
+    "0 $data_sectors thin-pool $META $DATA $BLOCK_SECTORS 1024 1 skip_block_zeroing"
+}
+
+run mkfs.ext4 -q -F $STATE_DEV
+mkdir -p /state
+run mount $STATE_DEV /state
+
+step "process start: a static busybox vs thinsnap --version"
+"$PB" exec start-static-busybox "$N" busybox true | record
+"$PB" exec start-thinsnap-version "$N" thinsnap --version | record
+if [ -n "$BEFORE" ]; then "$PB" exec start-before-version "$N" "$BEFORE" --version | record; fi
+
+floor() {
+  step "floor ($1): raw libdevmapper calls"
+  make_pool floorpool
+  run dmsetup message floorpool 0 "create_thin 0"
+  run dmsetup message floorpool 0 "set_transaction_id 0 1"
+  run dmsetup create floor-origin --table "0 $ORIGIN_SECTORS thin /dev/mapper/floorpool 0"
+  run mkfs.ext4 -q -E nodiscard /dev/mapper/floor-origin
+  run dmsetup remove floor-origin
+  "$PB" floor floorpool 0 1 "$N" $ORIGIN_SECTORS | sed "s/^floor-/floor$1-/" | record
+  run dmsetup remove floorpool
+}
+
+# inproc_rows PREFIX: `bench ops` text output (stdin) as two summary lines.
+inproc_rows() {
+  awk -v n="$N" -v p="$1" '/^create:|^remove:/ {
+      op = ($1 == "create:") ? p "-create-activate" : p "-remove"
+      printf "%s n=%d median=%s p95=%s max=%s\n", op, n, $3, $6, $9 }'
+}
+
+thinsnap_run() {
+  step "thinsnap: CLI and in-process"
+  wipe_devices
+  R=/state/ts
+  ts() { thinsnap --root "$R" "$@"; }
+  run ts pool create --data $DATA --metadata $META --block-size 64k --base-size 1G --force
+  run ts layer create L
+  run ts layer seal L
+  "$PB" exec thinsnap-cli-create-activate "$N" thinsnap --root $R container create c%d --from L \
+    --activate | record
+  "$PB" exec thinsnap-cli-remove "$N" thinsnap --root $R rm c%d | record
+  "$PB" exec thinsnap-cli-create-noactivate "$N" thinsnap --root $R container create d%d --from L |
+    record
+  "$PB" exec thinsnap-cli-remove-inactive "$N" thinsnap --root $R rm d%d | record
+  if [ -n "$BEFORE" ]; then
+    "$PB" exec before-cli-create-activate "$N" "$BEFORE" --root $R container create b%d --from L \
+      --activate | record
+    "$PB" exec before-cli-remove "$N" "$BEFORE" --root $R rm b%d | record
+    "$BEFORE" --root $R bench ops --from L --count "$N" --activate | tee /tmp/ops-before.txt
+    inproc_rows before-inproc </tmp/ops-before.txt | record
+  fi
+  ts bench ops --from L --count "$N" --activate | tee /tmp/ops.txt
+  inproc_rows thinsnap-inproc </tmp/ops.txt | record
+  run ts pool check
+  run ts pool deactivate
+}
+
+containerd_run() {
+  step "containerd $(containerd --version | awk '{ print $3 }'): devmapper snapshotter, ctr snapshots"
+  make_pool ctdpool
+  C=/state/ctd
+  mkdir -p $C /run/ctd
+  cat >$C/config.toml <<EOF
+version = 2
+root = "$C/root"
+state = "/run/ctd/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "/run/ctd/containerd.sock"
+[plugins."io.containerd.snapshotter.v1.devmapper"]
+  pool_name = "ctdpool"
+  root_path = "$C/devmapper"
+  base_image_size = "1GB"
+  discard_blocks = false
+  fs_type = "ext4"
+EOF
+  containerd --config $C/config.toml >/tmp/containerd.log 2>&1 &
+  ctd_pid=$!
+  i=0
+  while [ ! -S /run/ctd/containerd.sock ] && [ $i -lt 600 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  [ -S /run/ctd/containerd.sock ] || { tail -30 /tmp/containerd.log; fail "containerd did not start"; }
+  ctr_snap() { ctr -a /run/ctd/containerd.sock snapshots --snapshotter devmapper "$@"; }
+  run ctr_snap prepare base-active
+  run ctr_snap commit base base-active
+  "$PB" exec ctr-prepare "$N" ctr -a /run/ctd/containerd.sock snapshots --snapshotter devmapper \
+    prepare c%d base | record
+  "$PB" exec ctr-rm "$N" ctr -a /run/ctd/containerd.sock snapshots --snapshotter devmapper \
+    rm c%d | record
+  grep -i 'level=error' /tmp/containerd.log | grep -iv 'cri\|aufs\|btrfs\|zfs' | head -5 || true
+  kill $ctd_pid
+  wait $ctd_pid 2>/dev/null || true
+}
+
+lvm_run() {
+  step "LVM2 $(lvm version | awk '/LVM version/ { print $3 }'): lvcreate -s + activation, lvremove"
+  wipe_devices
+  mkdir -p /etc/lvm /run/lock/lvm /run/lvm
+  cat >/etc/lvm/lvm.conf <<EOF
+devices {
+  obtain_device_list_from_udev = 0
+  external_device_info_source = "none"
+  use_devicesfile = 0
+  filter = [ "a|^$DATA\$|", "r|.*|" ]
+}
+activation {
+  udev_sync = 0
+  udev_rules = 0
+  monitoring = 0
+}
+global {
+  use_lvmpolld = 0
+}
+EOF
+  run lvm pvcreate -q -y $DATA
+  run lvm vgcreate -q vg $DATA
+  run lvm lvcreate -q --type thin-pool -L 1600M --poolmetadatasize 64M --chunksize 64k --zero n \
+    -n pool vg
+  run lvm lvcreate -q -V 1G -T vg/pool -n origin
+  run mkfs.ext4 -q -E nodiscard /dev/mapper/vg-origin
+  run lvm lvchange -q -an vg/origin
+  "$PB" exec lvcreate-snapshot-activate "$N" lvm lvcreate -q -s -kn -n s%d vg/origin | record
+  [ -b /dev/mapper/vg-s0 ] || fail "lvcreate did not activate vg/s0"
+  "$PB" exec lvremove "$N" lvm lvremove -q -f vg/s%d | record
+  run lvm vgremove -q -f vg
+}
+
+floor 1
+thinsnap_run
+containerd_run
+lvm_run
+floor 2
+echo "peers: done"
