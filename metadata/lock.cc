@@ -33,9 +33,13 @@ bool TryLock(int fd, const std::string& path) {
   }
 }
 
+// The pid goes into a fixed-width record ("1234" padded with spaces to 11 bytes, then "\n")
+// written over the old one in place: no ftruncate, because ext4 flushes a file truncated to
+// zero and rewritten when it is closed (auto_da_alloc), which every command would pay for.
 void WritePid(int fd, const std::string& path) {
-  const std::string pid = std::to_string(::getpid()) + "\n";
-  if (::ftruncate(fd, 0) != 0) ThrowErrno("truncate " + path, errno);
+  std::string pid = std::to_string(::getpid());
+  pid.resize(11, ' ');
+  pid += "\n";
   if (::pwrite(fd, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     ThrowErrno("write " + path, errno ? errno : EIO);
   }
