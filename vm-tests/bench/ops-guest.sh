@@ -1,7 +1,8 @@
 #!/bin/sh
 # Description: guest half of vm-tests/bench/ops.sh (run it through that script, not directly).
 # Usage: ops-guest.sh SCALE COUNT PEERBENCH
-#   /dev/nvme0n1 = pool data, /dev/nvme1n1 = pool metadata, /dev/nvme2n1 = ext4 for the root.
+#   /dev/nvme0n1 = pool data, /dev/nvme1n1 = pool metadata, /dev/nvme2n1 = ext4 for the root;
+#   /dev/nvme3n1 + /dev/nvme4n1: a second pool for the raw-message floor of the scale run.
 set -eu
 # shellcheck disable=SC1091 # the harness provides it inside the guest
 . /vm/lib/common.sh
@@ -40,6 +41,13 @@ step "CLI at $SCALE devices"
   --activate
 "$PB" exec cli-remove-at-scale "$N" thinsnap --root $R rm e%d
 "$PB" exec cli-inspect-at-scale "$N" thinsnap --root $R inspect scale-%d
+
+step "the floor of the scale run: raw create_snap + set_transaction_id messages to $SCALE"
+run dmsetup create floorpool --table \
+  "0 $(blockdev --getsz /dev/nvme3n1) thin-pool /dev/nvme4n1 /dev/nvme3n1 128 1024 1 skip_block_zeroing"
+run dmsetup message floorpool 0 "create_thin 0"
+"$PB" scale floorpool 0 1 "$SCALE"
+run dmsetup remove floorpool
 
 step "pool check at $SCALE devices"
 t0=$(ms_now)

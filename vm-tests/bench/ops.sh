@@ -6,7 +6,8 @@
 #   - open + recovery time of the root (lock, checkpoint, journal replay, reconcile with the pool)
 #     and RSS, nearly empty and at SCALE devices;
 #   - a scale run to SCALE containers: time per create for the first and the last 100, RSS;
-#   - the CLI's create/remove and `pool check` at SCALE devices.
+#   - the CLI's create/remove and `pool check` at SCALE devices;
+#   - the floor of the scale run: raw create_snap + set_transaction_id to SCALE on a second pool.
 #
 # Usage: vm-tests/bench/ops.sh [SCALE [COUNT]]   (default 10000 devices, 50 operations)
 # Under TCG the scale run to 10,000 takes several minutes. The log goes to <build>/bench/ops.log.
@@ -26,5 +27,6 @@ done
 mkdir -p "$BUILD_DIR/bench"
 export THINSNAP_BUILD_DIR=$BUILD_DIR
 "$REPO/vm-tests/run" --mem 2048 --timeout 5400 --nvme 2G --nvme 512M --nvme 2G \
+  --nvme 2G --nvme 512M \
   --include "$PEERBENCH" "$HERE/ops-guest.sh" "$SCALE" "$COUNT" "$PEERBENCH" |
   tee "$BUILD_DIR/bench/ops.log"

@@ -6,6 +6,9 @@
  *       create + load ("thin <pool dev> ID") + resume of the thin device (node made by
  *       libdevmapper, udev disabled); then COUNT times: remove the dm device, message "delete ID",
  *       message "set_transaction_id". Prints one summary line per phase.
+ *   peerbench scale POOL ORIGIN_ID FIRST_ID COUNT
+ *       The floor of a scale run: COUNT times "create_snap ID ORIGIN" + "set_transaction_id", no
+ *       activation; prints the summaries of the first and the last 100 (or COUNT/2).
  *   peerbench exec LABEL COUNT CMD [ARG...]
  *       Runs CMD COUNT times (fork + execvp + wait), "%d" in any ARG replaced by the run's index,
  *       its stdout sent to /dev/null (stderr kept), and prints the summary of the wall times; any
@@ -133,6 +136,31 @@ static int floor_run(const char* pool, unsigned origin, unsigned first, int coun
   return 0;
 }
 
+static int scale_run(const char* pool, unsigned origin, unsigned first, int count) {
+  char text[128];
+  uint64_t txn = pool_transaction_id(pool);
+  int window = count / 2 < 100 ? count / 2 : 100;
+  if (window < 1) window = 1;
+  double* first_ms = calloc((size_t)window, sizeof(double));
+  double* last_ms = calloc((size_t)window, sizeof(double));
+  for (int i = 0; i < count; ++i) {
+    double t0 = now_ms();
+    snprintf(text, sizeof text, "create_snap %u %u", first + (unsigned)i, origin);
+    message(pool, text);
+    snprintf(text, sizeof text, "set_transaction_id %" PRIu64 " %" PRIu64, txn, txn + 1);
+    message(pool, text);
+    ++txn;
+    double ms = now_ms() - t0;
+    if (i < window) first_ms[i] = ms;
+    if (i >= count - window) last_ms[i - (count - window)] = ms;
+  }
+  summary("floor-scale-first", first_ms, window);
+  summary("floor-scale-last", last_ms, window);
+  free(first_ms);
+  free(last_ms);
+  return 0;
+}
+
 static int exec_run(const char* label, int count, char** argv) {
   double* ms = calloc((size_t)count, sizeof(double));
   int argc = 0;
@@ -185,9 +213,15 @@ int main(int argc, char** argv) {
     dm_lib_release();
     return rc;
   }
+  if (argc == 6 && strcmp(argv[1], "scale") == 0) {
+    int rc = scale_run(argv[2], (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]), atoi(argv[5]));
+    dm_lib_release();
+    return rc;
+  }
   if (argc >= 5 && strcmp(argv[1], "exec") == 0) return exec_run(argv[2], atoi(argv[3]), argv + 4);
   fprintf(stderr,
           "usage: peerbench floor POOL ORIGIN_ID FIRST_ID COUNT SECTORS\n"
+          "       peerbench scale POOL ORIGIN_ID FIRST_ID COUNT\n"
           "       peerbench exec LABEL COUNT CMD [ARG...]   (%%d in an ARG = the run's index)\n");
   return 2;
 }
