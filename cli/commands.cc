@@ -21,7 +21,7 @@ struct Commands::Args {
   bool force = false, discard = false, remount = false, activate = false;
   // pool create
   bool loopback = false;
-  std::string data, metadata, thinpool, data_size = "100G", metadata_size = "2G";
+  std::string data, metadata, metadata_spare, thinpool, data_size = "100G", metadata_size = "2G";
   std::string block_size = "64k", base_size = "10G", no_space = "error", discard_mode = "passdown";
   std::string min_free = "10";
   std::vector<std::string> mkfs_args;
@@ -29,7 +29,7 @@ struct Commands::Args {
   bool zero_blocks = false;
   // pool set
   std::string set_min_free, set_threshold, set_percent, set_max_size, set_hook, set_no_space,
-      set_base_size, set_data_size, set_metadata_size;
+      set_base_size, set_data_size, set_metadata_size, set_metadata_spare;
   BenchArgs bench;
 };
 
@@ -139,6 +139,8 @@ void Commands::AddPool(CLI::App* app) {
   create->add_option("--metadata-size", a.metadata_size, "loopback metadata size (default 2G)");
   create->add_option("--data", a.data, "direct mode: data block device");
   create->add_option("--metadata", a.metadata, "direct mode: metadata block device");
+  create->add_option("--metadata-spare", a.metadata_spare,
+                     "direct mode: spare device for pool repair (at least the metadata size)");
   create->add_option("--thinpool", a.thinpool, "adopt an existing thin-pool dm device");
   create->add_flag("--force", a.force, "use devices that carry signatures / adopt a used pool");
   create->add_option("--block-size", a.block_size, "pool block size, 64k..1G (default 64k)");
@@ -160,6 +162,7 @@ void Commands::AddPool(CLI::App* app) {
     o.metadata_size = ParseSize(a.metadata_size, "--metadata-size");
     o.data_device = a.data;
     o.metadata_device = a.metadata;
+    o.metadata_spare = a.metadata_spare;
     o.thinpool = a.thinpool;
     o.force = a.force;
     o.block_size = ParseSize(a.block_size, "--block-size");
@@ -209,10 +212,14 @@ void Commands::AddPool(CLI::App* app) {
     return 0;
   });
   On(pool->add_subcommand("monitor", "wait for pool events and autoextend (for systemd)"), [this] {
-    for (;;) {
-      std::string what = engine().WaitAndHandleEvent();
-      if (!what.empty()) std::cout << what << std::endl;
-    }
+    // Without the lock while waiting: the monitor takes it only to handle an event.
+    if (!dm_) dm_ = std::make_unique<kernel::LibDevmapper>();
+    if (!sys_) sys_ = std::make_unique<kernel::RealSystem>();
+    EngineOptions opts;
+    opts.lock_timeout_ms = static_cast<int>(global_->lock_timeout_s * 1000);
+    MonitorOptions mon;
+    mon.report = [](const std::string& line) { std::cout << line << std::endl; };
+    RunPoolMonitor(global_->root, dm_.get(), sys_.get(), opts, mon);
     return 0;
   });
   CLI::App* set = pool->add_subcommand("set", "change pool settings, grow the pool");
@@ -225,6 +232,8 @@ void Commands::AddPool(CLI::App* app) {
   set->add_option("--base-size", a.set_base_size, "size of new layers (never shrinks)");
   set->add_option("--data-size", a.set_data_size, "grow the data device to this size");
   set->add_option("--metadata-size", a.set_metadata_size, "grow the metadata device");
+  set->add_option("--metadata-spare", a.set_metadata_spare,
+                  "direct mode: the spare device pool repair rebuilds metadata into");
   On(set, [this, &a] {
     PoolSetOptions o;
     if (!a.set_min_free.empty())
@@ -240,6 +249,7 @@ void Commands::AddPool(CLI::App* app) {
     if (!a.set_data_size.empty()) o.data_size = ParseSize(a.set_data_size, "--data-size");
     if (!a.set_metadata_size.empty())
       o.metadata_size = ParseSize(a.set_metadata_size, "--metadata-size");
+    if (!a.set_metadata_spare.empty()) o.metadata_spare = a.set_metadata_spare;
     engine().SetPool(o);
     return 0;
   });

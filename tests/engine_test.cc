@@ -307,6 +307,145 @@ TEST_F(EngineTest, AutoextendGrowsTheLoopbackDataFile) {
   ExpectConsistent();
 }
 
+// Runs `pool monitor` for `turns` turns with the engine closed (the monitor takes the lock).
+std::vector<std::string> RunMonitorTurns(const std::string& root, FakeDeviceMapper* dm,
+                                         FakeSystem* sys, FaultFileSystem* fs, int turns) {
+  std::vector<std::string> lines;
+  MonitorOptions mon;
+  mon.report = [&](const std::string& line) { lines.push_back(line); };
+  mon.keep_running = [&turns] { return turns-- > 0; };
+  EngineOptions opts;
+  opts.lock_timeout_ms = 0;
+  opts.store.fs = fs;
+  RunPoolMonitor(root, dm, sys, opts, mon);
+  return lines;
+}
+
+bool HasLine(const std::vector<std::string>& lines, const std::string& part) {
+  for (const auto& l : lines) {
+    if (l.find(part) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(EngineTest, MonitorAutoextendsWithoutHoldingTheLock) {
+  CreateLoopbackPool();
+  PoolSetOptions set;
+  set.autoextend_threshold = 80;
+  set.autoextend_percent = 50;
+  engine_->SetPool(set);
+  DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
+  std::string pool = engine_->PoolName();
+  engine_.reset();
+  dm_.MapBlocks(pool, v.id, (1ull << 30) / (64 << 10) * 85 / 100);
+  dm_.TriggerEvent(pool);  // the kernel's low-water event
+  // Turn 1 grows the pool, then waits (the fake has no further event: reported, not fatal).
+  std::vector<std::string> lines = RunMonitorTurns(root_, &dm_, &sys_, &fs_, 1);
+  EXPECT_TRUE(HasLine(lines, "autoextend: " + root_ + "/data 1 GiB -> 1.5 GiB")) << lines[0];
+  EXPECT_EQ(sys_.SizeOf(root_ + "/data"), (1ull << 30) * 3 / 2);
+  Open();  // the lock was released
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, DirectAutoextendWarnsAndTheMonitorRunsTheHook) {
+  sys_.AddBlockDevice("/dev/nvme0n1", 1ull << 30);
+  sys_.AddBlockDevice("/dev/nvme1n1", 64 << 20);
+  sys_.AddBlockDevice("/dev/nvme2n1", 64 << 20);
+  PoolCreateOptions o;
+  o.mode = PoolMode::kDirect;
+  o.data_device = "/dev/nvme0n1";
+  o.metadata_device = "/dev/nvme1n1";
+  o.metadata_spare = "/dev/nvme2n1";
+  o.base_size = 256 << 20;
+  engine_->CreatePool(o);
+  EXPECT_EQ(engine_->Status().settings.metadata_spare, "/dev/nvme2n1");
+  PoolSetOptions set;
+  set.autoextend_threshold = 80;
+  set.autoextend_hook = "grow-my-lun";
+  set.min_free_percent = 5;
+  engine_->SetPool(set);
+  DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
+  std::string pool = engine_->PoolName();
+  dm_.MapBlocks(pool, v.id, (1ull << 30) / (64 << 10) * 85 / 100);
+  // A command above the threshold warns but cannot run the hook under its own lock.
+  EXPECT_NE(engine_->MaybeAutoextend().find("above the autoextend threshold 80%"),
+            std::string::npos);
+  EXPECT_TRUE(sys_.hooks.empty());
+  EXPECT_EQ(sys_.SizeOf("/dev/nvme0n1"), 1ull << 30);  // never grown by thinsnap
+  engine_.reset();
+  std::vector<std::string> lines = RunMonitorTurns(root_, &dm_, &sys_, &fs_, 1);
+  ASSERT_EQ(sys_.hooks.size(), 1u);
+  EXPECT_EQ(sys_.hooks[0].command, "grow-my-lun");
+  std::set<std::string> env(sys_.hooks[0].env.begin(), sys_.hooks[0].env.end());
+  EXPECT_TRUE(env.count("THINSNAP_POOL=" + pool));
+  EXPECT_TRUE(env.count("THINSNAP_REASON=data"));
+  int percent = -1;
+  for (const std::string& e : env) {
+    if (e.rfind("THINSNAP_DATA_PERCENT=", 0) == 0) percent = std::stoi(e.substr(22));
+  }
+  EXPECT_TRUE(percent >= 80 && percent <= 85) << percent;
+  EXPECT_TRUE(env.count("THINSNAP_DATA_DEVICE=/dev/nvme0n1"));
+  EXPECT_TRUE(env.count("THINSNAP_ROOT=" + root_));
+  EXPECT_TRUE(HasLine(lines, "autoextend hook 'grow-my-lun': ok"));
+  // A failing hook is reported with its exit status, and the monitor goes on.
+  sys_.hook_result = {false, "exit status 3: no space on the array"};
+  lines = RunMonitorTurns(root_, &dm_, &sys_, &fs_, 2);
+  EXPECT_EQ(sys_.hooks.size(), 3u);
+  EXPECT_TRUE(HasLine(lines, "failed: exit status 3: no space on the array"));
+}
+
+TEST_F(EngineTest, MetadataSpareIsReservedAndChecked) {
+  CreateLoopbackPool();
+  EXPECT_EQ(sys_.SizeOf(root_ + "/metadata.spare"), 16u << 20);
+  PoolSetOptions set;
+  set.metadata_size = 32 << 20;
+  engine_->SetPool(set);
+  EXPECT_EQ(sys_.SizeOf(root_ + "/metadata.spare"), 32u << 20);  // keeps pace
+  set = {};
+  set.metadata_spare = "/dev/nvme9n1";
+  EXPECT_THROW(engine_->SetPool(set), Error);  // loopback keeps its own spare
+  engine_->DestroyPool(true);
+  EXPECT_FALSE(sys_.Exists(root_ + "/metadata.spare"));
+}
+
+TEST_F(EngineTest, DirectSpareMustBeLargeEnoughAndOfItsOwn) {
+  sys_.AddBlockDevice("/dev/nvme0n1", 1ull << 30);
+  sys_.AddBlockDevice("/dev/nvme1n1", 64 << 20);
+  sys_.AddBlockDevice("/dev/nvme2n1", 32 << 20);
+  PoolCreateOptions o;
+  o.mode = PoolMode::kDirect;
+  o.data_device = "/dev/nvme0n1";
+  o.metadata_device = "/dev/nvme1n1";
+  o.base_size = 256 << 20;
+  o.metadata_spare = "/dev/nvme2n1";
+  try {
+    engine_->CreatePool(o);
+    FAIL() << "a spare smaller than the metadata was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("smaller than the metadata device"), std::string::npos)
+        << e.what();
+  }
+  o.metadata_spare = "/dev/nvme1n1";
+  EXPECT_THROW(engine_->CreatePool(o), Error);
+}
+
+TEST_F(EngineTest, RepairClearsNeedsCheckAfterACleanOfflineCheck) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  dm_.SetNeedsCheck(MetadataLoop(), true);
+  PoolReport st = engine_->Status();
+  ASSERT_FALSE(st.warnings.empty());
+  EXPECT_NE(st.warnings.front().find("run: thinsnap pool repair"), std::string::npos);
+  EXPECT_THROW(engine_->CreateVolume("w", 64 << 20, FsType::kNone), Error);
+  CheckReport r = engine_->Repair();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  EXPECT_TRUE(HasLine(r.notes, "cleared the needs_check flag")) << r.notes.front();
+  EXPECT_FALSE(engine_->Status().status.needs_check);
+  EXPECT_TRUE(sys_.repairs.empty());  // clean metadata is not rebuilt
+  engine_->CreateVolume("w", 64 << 20, FsType::kNone);
+  ExpectConsistent();
+}
+
 TEST_F(EngineTest, RebootThenActivateRestoresActiveDevices) {
   CreateLoopbackPool();
   engine_->CreateVolume("v", 64 << 20, FsType::kExt4);

@@ -108,6 +108,18 @@ ToolResult FakeSystem::ThinCheck(const std::string&) {
   return {!thin_check_fails, thin_check_fails ? "bad checksum in superblock" : ""};
 }
 
+ToolResult FakeSystem::ThinRepair(const std::string& from, const std::string& to) {
+  repairs.push_back({from, to});
+  return {true, ""};
+}
+
+ToolResult FakeSystem::ThinClearNeedsCheck(const std::string& metadata_device) {
+  std::string dev = metadata_device;
+  if (auto loop = FindLoop(metadata_device)) dev = *loop;
+  dm_->SetNeedsCheck(dev, false);
+  return {true, ""};
+}
+
 std::vector<ThinUsage> FakeSystem::ThinLs(const std::string& metadata_device, bool) {
   std::string dev = metadata_device;
   // Offline thin_ls on a loopback pool reads the file: answer from its loop device's metadata.

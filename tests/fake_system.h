@@ -44,7 +44,12 @@ class FakeSystem : public System {
   std::vector<std::string> MountsOf(const std::string& device) override;
   void SetXfsEnospcRetries(const std::string&, int) override {}
   ToolResult ThinCheck(const std::string& metadata_device) override;
-  ToolResult ThinRepair(const std::string&, const std::string&) override { return {true, ""}; }
+  ToolResult ThinRepair(const std::string& from, const std::string& to) override;
+  ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;
+  ToolResult RunHook(const std::string& command, const std::vector<std::string>& env) override {
+    hooks.push_back({command, env});
+    return hook_result;
+  }
   std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool) override;
   LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
                              const LayerProgress& progress) override;
@@ -64,6 +69,13 @@ class FakeSystem : public System {
   std::vector<std::string> grown, discarded;
   std::vector<TreeChange> diff_result;
   bool thin_check_fails = false;
+  struct HookCall {
+    std::string command;
+    std::vector<std::string> env;
+  };
+  std::vector<HookCall> hooks;
+  ToolResult hook_result{true, ""};
+  std::vector<std::pair<std::string, std::string>> repairs;  // from, to
   int64_t now_ns = 1'700'000'000'000'000'000;
 
  private:

@@ -364,6 +364,17 @@ std::unique_ptr<Engine::Impl::TempMount> Engine::Impl::MountTemporarily(const De
   return std::make_unique<TempMount>(this, rec, read_only);
 }
 
+void Engine::Impl::GrowOrRollBack(const DeviceRecord& rec, const std::string& operation) {
+  try {
+    GrowFilesystemOf(rec);
+  } catch (const Error& e) {
+    // An I/O error (or a full pool) while growing: the new device goes again, whole.
+    if (ThinActive(rec.id)) DeactivateThin(rec.id, false);
+    DeleteDevice(rec);
+    throw e.Wrap(operation + " (rolled back)");
+  }
+}
+
 void Engine::Impl::GrowFilesystemOf(const DeviceRecord& rec) {
   if (rec.fs == FsType::kNone) return;
   auto mount = MountTemporarily(rec, /*read_only=*/false);

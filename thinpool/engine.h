@@ -11,6 +11,7 @@
 #define THINSNAP_THINPOOL_ENGINE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,7 @@ struct PoolCreateOptions {
   uint64_t metadata_size = 2ull << 30;  // loopback
   std::string data_device;              // direct
   std::string metadata_device;          // direct
+  std::string metadata_spare;           // direct, optional: where pool repair rebuilds metadata
   std::string thinpool;                 // adopted: dm name or /dev/mapper path
   bool force = false;  // direct: ignore signatures; adopted: accept unknown devices/txn
   uint64_t block_size = 64 << 10;
@@ -76,6 +78,7 @@ struct PoolSetOptions {
   std::optional<uint64_t> base_size;
   std::optional<uint64_t> data_size;      // grow the data device to this size
   std::optional<uint64_t> metadata_size;  // grow the metadata device to this size
+  std::optional<std::string> metadata_spare;  // direct: the device pool repair rebuilds into
 };
 
 struct PoolReport {
@@ -118,6 +121,22 @@ struct CheckReport {
 
 enum class RemoveOutcome { kRemoved, kDeferred };
 
+// The user's `pool set --autoextend-hook` command with its environment, to run once the root's
+// lock is released (the hook may itself call thinsnap).
+struct AutoextendHook {
+  std::string command;
+  std::vector<std::string> env;  // "THINSNAP_POOL=...", usage figures; see README
+};
+
+// One turn of `pool monitor`, taken under the lock (Engine::MonitorTurn).
+struct MonitorTurn {
+  bool active = false;     // the pool is loaded; when not, look again later
+  std::string pool;        // dm name to wait on
+  uint32_t event_nr = 0;   // the pool's event counter, read before usage was checked
+  std::string did;         // what autoextend did or warned about; empty when nothing
+  std::optional<AutoextendHook> hook;  // due to run (direct and adopted pools)
+};
+
 class Engine {
  public:
   // Locks `root` (creating it), opens its store and, when the pool is active, reconciles.
@@ -138,10 +157,12 @@ class Engine {
   CheckReport Repair();
   // Finishes deferred deletions; returns the names finished.
   std::vector<std::string> Gc();
-  // Grows the pool when autoextend says so; returns what it did (empty when nothing).
-  std::string MaybeAutoextend();
-  // Waits for a pool event (low water mark, metadata threshold) and handles it; for `pool monitor`.
-  std::string WaitAndHandleEvent();
+  // Grows the pool when autoextend says so; returns what it did (empty when nothing). Direct
+  // and adopted pools are only warned about; with a hook configured, `hook` (when given) is set
+  // to the call to make once the lock is released.
+  std::string MaybeAutoextend(std::optional<AutoextendHook>* hook = nullptr);
+  // Reads the pool's event counter, then autoextends if due. See RunPoolMonitor.
+  MonitorTurn TakeMonitorTurn();
 
   // --- devices ---
   DeviceRecord CreateLayer(const std::string& name, const std::string& parent);
@@ -181,6 +202,19 @@ class Engine {
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<Store> store_;
 };
+
+struct MonitorOptions {
+  std::function<void(const std::string&)> report;  // one line per thing done or failed
+  std::function<bool()> keep_running;              // checked before every turn
+  int inactive_poll_ms = 5000;                     // pool not loaded (or gone): look again after
+};
+
+// `pool monitor`: a loop for a systemd service. Each turn opens `root` (taking its lock), takes
+// a MonitorTurn, closes it, runs the autoextend hook if one is due, then waits without the lock
+// for the pool's next dm event (the low-water mark, set at the autoextend threshold, or the
+// kernel's metadata threshold). Errors of one turn are reported and the loop goes on.
+void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::System* sys,
+                    const EngineOptions& engine_opts, const MonitorOptions& opts);
 
 // Names: 1..64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'. Throws kUsage.
 void ValidateName(const std::string& name);

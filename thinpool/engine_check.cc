@@ -9,6 +9,14 @@
 #include "thinpool/units.h"
 
 namespace thinsnap {
+namespace {
+
+std::string FirstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.empty() ? "(no output)" : line;
+}
+
+}  // namespace
 
 PoolReport Engine::Status() {
   Impl& m = *impl_;
@@ -192,45 +200,115 @@ CheckReport Engine::Check() {
   return report;
 }
 
+void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string>* notes) {
+  const std::string& meta = s.metadata_path;
+  const std::string& spare = s.metadata_spare;
+  if (spare.empty()) {
+    throw Error("the metadata on " + meta +
+                    " is damaged and the pool has no spare metadata area (direct mode: "
+                    "thinsnap pool set --metadata-spare DEV); or repair by hand: thin_repair -i " +
+                    meta + " -o <device of the same size>",
+                ErrorKind::kCorrupt);
+  }
+  bool loopback = s.mode == PoolMode::kLoopback;
+  uint64_t meta_size = sys->SizeOf(meta);
+  if (loopback && !sys->Exists(spare)) sys->CreateSparseFile(spare, meta_size);
+  if (sys->SizeOf(spare) < meta_size) {
+    if (!loopback) {
+      throw Error("the metadata spare " + spare + " (" + FormatSize(sys->SizeOf(spare)) +
+                      ") is smaller than the metadata device " + meta + " (" +
+                      FormatSize(meta_size) + ")",
+                  ErrorKind::kNoSpace);
+    }
+    sys->GrowFile(spare, meta_size);
+  }
+  {
+    // The tools want block devices (O_DIRECT): loop devices for the files, for this block only.
+    std::unique_ptr<kernel::LoopHandle> in_loop, out_loop;
+    std::string in = OfflineMetadataDevice(s, &in_loop);
+    std::string out = spare;
+    if (loopback) {
+      out_loop = sys->AttachLoop(spare);
+      out = out_loop->path();
+    }
+    sys->ZeroStart(out, 4096);  // stale contents of the spare are never taken for metadata
+    kernel::ToolResult r = sys->ThinRepair(in, out);
+    if (!r.ok) {
+      throw Error("thin_repair could not rebuild the metadata of " + meta + " into " + spare +
+                  " (the metadata is unchanged): " + r.output);
+    }
+    kernel::ToolResult c = sys->ThinCheck(out);
+    if (!c.ok) {
+      throw Error("the metadata that thin_repair wrote to " + spare +
+                  " fails thin_check (the metadata is unchanged): " + FirstLine(c.output));
+    }
+    uint64_t mapped = 0;
+    std::vector<kernel::ThinUsage> devices = sys->ThinLs(out, /*metadata_snap=*/false);
+    for (const kernel::ThinUsage& u : devices) mapped += u.mapped_blocks;
+    notes->push_back("thin_repair rebuilt the metadata into the spare " + spare + ": " +
+                     std::to_string(devices.size()) + " thin devices, " +
+                     std::to_string(mapped) + " mapped blocks");
+  }
+  if (loopback) {
+    std::string kept = root + "/metadata.damaged-" + std::to_string(sys->NowNs() / 1000000000);
+    sys->RenameFile(meta, kept);
+    sys->RenameFile(spare, meta);
+    sys->CreateSparseFile(spare, meta_size);
+    notes->push_back("swapped it in; the damaged metadata is kept as " + kept +
+                     " and a new spare was reserved");
+    return;
+  }
+  store().Update({Mutation::SetConfig("metadata.path", spare),
+                  Mutation::SetConfig("metadata.spare", ""),
+                  Mutation::SetConfig("metadata.damaged", meta)});
+  notes->push_back("the pool now keeps its metadata on " + spare +
+                   "; the damaged metadata stays on " + meta +
+                   " for inspection; give the pool a new spare with thinsnap pool set "
+                   "--metadata-spare DEV");
+}
+
 CheckReport Engine::Repair() {
   Impl& m = *impl_;
   CheckReport done;
   PoolSettings s = m.settings();
   if (s.pool_id.empty()) throw Error("no pool in " + m.root, ErrorKind::kNotFound);
   if (s.mode != PoolMode::kAdopted) {
-    // Metadata first: an unreadable pool is repaired offline into the spare file, and the
-    // damaged copy is kept for inspection.
+    // Metadata first: a pool in trouble is taken down and checked offline; damaged metadata is
+    // rebuilt into the spare, which takes its place (the damaged copy is kept).
     bool live = m.PoolActive();
-    auto offline_check = [&] {
-      std::unique_ptr<kernel::LoopHandle> loop;
-      return m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop)).ok;
-    };
     kernel::PoolStatus st;
     if (live) st = m.PoolStatusNow();
-    bool damaged = live ? (st.failed || st.needs_check || st.mode == kernel::PoolMode::kReadOnly)
-                        : !offline_check();
-    if (damaged) {
-      if (live) DeactivatePool(/*force=*/true);
-      std::string meta = s.metadata_path;
-      if (!offline_check()) {
-        if (s.mode != PoolMode::kLoopback) {
-          throw Error("metadata on " + meta +
-                      " is damaged; repair it with thin_repair onto a "
-                      "spare device of the same size, then pool activate");
-        }
-        std::string spare = m.root + "/metadata.repaired";
-        m.sys->CreateSparseFile(spare, m.sys->SizeOf(meta));
-        kernel::ToolResult r = m.sys->ThinRepair(meta, spare);
-        if (!r.ok) throw Error("thin_repair could not recover " + meta + ": " + r.output);
-        std::string kept =
-            m.root + "/metadata.damaged-" + std::to_string(m.sys->NowNs() / 1000000000);
-        m.sys->RenameFile(meta, kept);
-        m.sys->RenameFile(spare, meta);
-        done.notes.push_back("thin_repair rebuilt the metadata; the damaged copy is kept as " +
-                             kept);
+    bool trouble = live && (st.failed || st.needs_check || st.mode == kernel::PoolMode::kReadOnly);
+    kernel::ToolResult check{true, ""};
+    // Held from the check through the repair, so the loop device cannot auto-clear between.
+    std::unique_ptr<kernel::LoopHandle> loop;
+    if (trouble) {
+      done.notes.push_back(std::string("pool is ") +
+                           (st.failed ? "failed" : st.needs_check ? "flagged needs_check"
+                                                                  : "read-only") +
+                           "; deactivated it to check the metadata offline");
+      DeactivatePool(/*force=*/true);
+    }
+    if (trouble || !live) {
+      std::string dev = m.OfflineMetadataDevice(s, &loop);
+      check = m.sys->ThinCheck(dev);
+      if (check.ok && trouble && st.needs_check) {
+        kernel::ToolResult cleared = m.sys->ThinClearNeedsCheck(dev);
+        if (!cleared.ok) throw Error("thin_check --clear-needs-check-flag " + dev + ": " +
+                                     cleared.output);
+        done.notes.push_back("thin_check clean; cleared the needs_check flag");
+      } else if (check.ok && trouble) {
+        done.notes.push_back("thin_check clean on " + s.metadata_path);
       }
-      ActivatePool(false);
-      done.notes.push_back("pool reactivated");
+    }
+    if (!check.ok) {
+      done.notes.push_back("thin_check found damage on " + s.metadata_path + ": " +
+                           FirstLine(check.output));
+      m.RepairMetadata(s, &done.notes);
+    }
+    loop.reset();
+    if (trouble || !check.ok) {
+      for (const std::string& n : ActivatePool(false)) done.notes.push_back(n);
     }
   }
   if (!m.PoolActive()) ActivatePool(false);

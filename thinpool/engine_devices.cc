@@ -32,7 +32,7 @@ DeviceRecord Engine::CreateLayer(const std::string& name, const std::string& par
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kLayer, origin->id, size, origin->fs);
   rec.state = DeviceState::kWritableLayer;
   m.CreateDevice(rec, origin);
-  if (size > origin->size_bytes) m.GrowFilesystemOf(rec);
+  if (size > origin->size_bytes) m.GrowOrRollBack(rec, "layer create " + name);
   return rec;
 }
 
@@ -132,7 +132,7 @@ DeviceRecord Engine::CreateContainer(const std::string& name, const std::string&
   m.CheckSpace("container create " + name);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
   m.CreateDevice(rec, &layer);
-  if (want > layer.size_bytes) m.GrowFilesystemOf(rec);
+  if (want > layer.size_bytes) m.GrowOrRollBack(rec, "container create " + name);
   return rec;
 }
 

@@ -112,15 +112,23 @@ struct Engine::Impl {
   };
   std::unique_ptr<TempMount> MountTemporarily(const DeviceRecord& rec, bool read_only);
   void GrowFilesystemOf(const DeviceRecord& rec);
+  // GrowFilesystemOf for a device just created: on failure it is deleted again, and the error
+  // rethrown as "<operation> (rolled back): ...".
+  void GrowOrRollBack(const DeviceRecord& rec, const std::string& operation);
   DeviceRecord NewRecord(const std::string& name, DeviceKind kind, uint32_t parent, uint64_t size,
                          FsType fs);
 
   // --- pool ---
+  // A direct-mode metadata spare: a block device of its own, unused, at least the metadata's size.
+  void CheckSpareDevice(const PoolSettings& s, const std::string& spare);
   void LoadPoolTable(const PoolSettings& s, const std::string& data_dev,
                      const std::string& meta_dev, bool create);
   uint64_t LowWaterBlocks(const PoolSettings& s, uint64_t data_bytes);
   void ReconcileIfActive(std::vector<std::string>* notes);
   void FinishDeferredDeletes(std::vector<std::string>* done);
+  // Offline (pool inactive): thin_repair from the metadata into the spare, thin_check of the
+  // result, then the swap; the damaged metadata is kept. Throws with the metadata unchanged.
+  void RepairMetadata(const PoolSettings& s, std::vector<std::string>* notes);
   std::vector<kernel::ThinUsage> KernelDevices(bool* live);
   void Progress(const std::string& line) {
     if (opts.progress) opts.progress(line);

@@ -55,6 +55,26 @@ void Engine::Impl::LoadPoolTable(const PoolSettings& s, const std::string& data_
   dm->Resume(PoolName());
 }
 
+void Engine::Impl::CheckSpareDevice(const PoolSettings& s, const std::string& spare) {
+  if (s.mode != PoolMode::kDirect) {
+    throw Error("--metadata-spare is for direct mode (a loopback pool keeps its spare as " +
+                    root + "/metadata.spare)",
+                ErrorKind::kUsage);
+  }
+  if (spare == s.data_path || spare == s.metadata_path) {
+    throw Error("--metadata-spare must be a device of its own, not " + spare, ErrorKind::kUsage);
+  }
+  if (!sys->IsBlockDevice(spare)) throw Error(spare + " is not a block device", ErrorKind::kUsage);
+  sys->CheckNotInUse(spare);
+  uint64_t have = sys->SizeOf(spare);
+  uint64_t need = std::min<uint64_t>(sys->SizeOf(s.metadata_path), kernel::kMaxMetadataBytes);
+  if (have < need) {
+    throw Error("--metadata-spare " + spare + " (" + FormatSize(have) +
+                    ") is smaller than the metadata device (" + FormatSize(need) + ")",
+                ErrorKind::kUsage);
+  }
+}
+
 void Engine::CreatePool(const PoolCreateOptions& o) {
   Impl& m = *impl_;
   if (!m.settings().pool_id.empty()) {
@@ -87,14 +107,19 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
     }
     s.data_path = m.root + "/data";
     s.metadata_path = m.root + "/metadata";
+    s.metadata_spare = m.root + "/metadata.spare";
     m.sys->CreateSparseFile(s.data_path, o.data_size);
     m.sys->CreateSparseFile(s.metadata_path, o.metadata_size);
+    m.sys->RemoveFile(s.metadata_spare);  // left by a destroyed pool
+    m.sys->CreateSparseFile(s.metadata_spare, o.metadata_size);
     devs.data_loop = m.sys->AttachLoop(s.data_path);
     devs.meta_loop = m.sys->AttachLoop(s.metadata_path);
     devs.data = devs.data_loop->path();
     devs.metadata = devs.meta_loop->path();
   } else if (o.mode == PoolMode::kDirect) {
-    for (const std::string* dev : {&o.data_device, &o.metadata_device}) {
+    std::vector<const std::string*> devices = {&o.data_device, &o.metadata_device};
+    if (!o.metadata_spare.empty()) devices.push_back(&o.metadata_spare);
+    for (const std::string* dev : devices) {
       if (dev->empty()) throw Error("direct mode needs --data and --metadata", ErrorKind::kUsage);
       if (!m.sys->IsBlockDevice(*dev)) {
         throw Error(*dev + " is not a block device", ErrorKind::kUsage);
@@ -114,6 +139,10 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
         std::min<uint64_t>(m.sys->SizeOf(o.metadata_device), kernel::kMaxMetadataBytes));
     s.data_path = devs.data = o.data_device;
     s.metadata_path = devs.metadata = o.metadata_device;
+    if (!o.metadata_spare.empty()) {
+      m.CheckSpareDevice(s, o.metadata_spare);
+      s.metadata_spare = o.metadata_spare;
+    }
   }
   PoolConfig adopt_config;
   if (o.mode == PoolMode::kAdopted) m.InspectForAdoption(o, &s, &adopt_config);
@@ -218,6 +247,15 @@ void Engine::Impl::InspectForAdoption(const PoolCreateOptions& o, PoolSettings* 
 void Engine::Impl::ReconcileIfActive(std::vector<std::string>* notes) {
   PoolSettings s = settings();
   if (s.pool_id.empty() || !PoolActive()) return;
+  // A failed or read-only pool answers no messages: the journal waits, and status, check and
+  // repair still open the root to say so and to fix it.
+  kernel::PoolStatus st = PoolStatusNow();
+  if (st.failed || (st.mode == kernel::PoolMode::kReadOnly && store().pending())) {
+    notes->push_back(std::string("pool ") + PoolName() + " is " +
+                     (st.failed ? "failed" : "read-only") +
+                     "; the journal is reconciled after thinsnap pool repair");
+    return;
+  }
   std::string note = Transactor(&store(), dm, PoolName()).Reconcile();
   if (!note.empty()) notes->push_back("recovery: " + note);
   if (catalog().config().count("gc.pending") && catalog().config().at("gc.pending") == "1") {
@@ -367,6 +405,7 @@ void Engine::DestroyPool(bool force) {
   if (s.mode == PoolMode::kLoopback) {
     m.sys->RemoveFile(s.data_path);
     m.sys->RemoveFile(s.metadata_path);
+    if (!s.metadata_spare.empty()) m.sys->RemoveFile(s.metadata_spare);
   } else if (s.mode == PoolMode::kDirect) {
     m.sys->ZeroStart(s.metadata_path, 4096);
   }
@@ -377,55 +416,6 @@ void Engine::DestroyPool(bool force) {
   if (m.store().pending()) m.store().Abort(m.store().pending()->txn);
   m.store().Update(wipe);
   m.store().Checkpoint();
-}
-
-std::string Engine::MaybeAutoextend() {
-  Impl& m = *impl_;
-  PoolSettings s = m.settings();
-  if (s.autoextend_threshold <= 0) return "";
-  kernel::PoolStatus st = m.PoolStatusNow();
-  auto over = [&](uint64_t used, uint64_t total) {
-    return total > 0 && used * 100 >= total * static_cast<uint64_t>(s.autoextend_threshold);
-  };
-  bool data = over(st.data_used_blocks, st.data_total_blocks);
-  bool meta = over(st.metadata_used_blocks, st.metadata_total_blocks);
-  if (!data && !meta) return "";
-  if (s.mode != PoolMode::kLoopback) {
-    std::string what = std::string("pool ") + (data ? "data" : "metadata") + " usage above " +
-                       std::to_string(s.autoextend_threshold) + "%";
-    std::fprintf(stderr, "thinsnap: warning: %s; grow the device and run thinsnap pool set\n",
-                 what.c_str());
-    return what;
-  }
-  std::string report;
-  auto grow = [&](const std::string& file, uint64_t limit) {
-    uint64_t size = m.sys->SizeOf(file);
-    uint64_t target = size + size * static_cast<uint64_t>(s.autoextend_percent) / 100;
-    target = target / s.block_size * s.block_size;
-    if (limit > 0) target = std::min(target, limit);
-    if (target <= size) return false;
-    m.sys->GrowFile(file, target);
-    m.sys->RefreshLoopCapacity(*m.sys->FindLoop(file));
-    report += (report.empty() ? "autoextend: " : ", ") + file + " " + FormatSize(size) + " -> " +
-              FormatSize(target);
-    return true;
-  };
-  bool grew = false;
-  if (data) grew |= grow(s.data_path, s.autoextend_max_size);
-  if (meta) grew |= grow(s.metadata_path, kernel::kMaxMetadataBytes);
-  if (!grew) {
-    return "autoextend: pool at its --max-size " + FormatSize(s.autoextend_max_size);
-  }
-  m.LoadPoolTable(s, m.DataDevice(s), m.MetadataDevice(s), /*create=*/false);
-  return report;
-}
-
-std::string Engine::WaitAndHandleEvent() {
-  Impl& m = *impl_;
-  m.RequireActivePool();
-  std::optional<kernel::DeviceInfo> info = m.dm->Info(m.PoolName());
-  m.dm->WaitEvent(m.PoolName(), info ? info->event_nr : 0);
-  return MaybeAutoextend();
 }
 
 void Engine::SetPool(const PoolSetOptions& o) {
@@ -450,6 +440,10 @@ void Engine::SetPool(const PoolSetOptions& o) {
     }
     set("base.size", std::to_string(*o.base_size));
   }
+  if (o.metadata_spare) {
+    m.CheckSpareDevice(s, *o.metadata_spare);
+    set("metadata.spare", *o.metadata_spare);
+  }
   m.store().Update(muts);
   bool reload = o.no_space || o.autoextend_threshold || o.min_free_percent;
   for (auto [want, path] :
@@ -465,6 +459,10 @@ void Engine::SetPool(const PoolSetOptions& o) {
     if (s.mode == PoolMode::kLoopback) {
       m.sys->GrowFile(path, *want);
       if (auto loop = m.sys->FindLoop(path)) m.sys->RefreshLoopCapacity(*loop);
+      if (path == s.metadata_path && !s.metadata_spare.empty() &&
+          m.sys->Exists(s.metadata_spare) && m.sys->SizeOf(s.metadata_spare) < *want) {
+        m.sys->GrowFile(s.metadata_spare, *want);
+      }
     } else if (m.sys->SizeOf(path) < *want) {
       throw Error(path + " is only " + FormatSize(now) + "; grow the device itself first",
                   ErrorKind::kUsage);

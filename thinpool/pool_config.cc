@@ -92,6 +92,7 @@ PoolSettings PoolSettings::FromConfig(const PoolConfig& c) {
   s.mode = ParseMode(Get(c, "pool.mode"));
   s.data_path = Get(c, "data.path");
   s.metadata_path = Get(c, "metadata.path");
+  s.metadata_spare = Get(c, "metadata.spare");
   s.adopted_pool = Get(c, "pool.adopted");
   s.block_size = GetNumber(c, "block.size", s.block_size);
   s.fs = Get(c, "fs") == "xfs" ? FsType::kXfs : FsType::kExt4;
@@ -121,6 +122,7 @@ PoolConfig PoolSettings::ToConfig() const {
   c["pool.mode"] = PoolModeName(mode);
   c["data.path"] = data_path;
   c["metadata.path"] = metadata_path;
+  c["metadata.spare"] = metadata_spare;
   c["pool.adopted"] = adopted_pool;
   c["block.size"] = std::to_string(block_size);
   c["fs"] = FsTypeName(fs);

@@ -21,6 +21,9 @@ struct PoolSettings {
   PoolMode mode = PoolMode::kLoopback;
   std::string data_path;      // loop file or block device (kAdopted: empty)
   std::string metadata_path;  // loop file or block device (kAdopted: empty)
+  // Where `pool repair` writes repaired metadata (like LVM's pmspare): a file next to the
+  // metadata file in loopback mode, an optional --metadata-spare device in direct mode.
+  std::string metadata_spare;
   std::string adopted_pool;   // kAdopted: the dm name of the existing pool
   uint64_t block_size = 64 << 10;
   FsType fs = FsType::kExt4;

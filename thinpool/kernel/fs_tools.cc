@@ -90,9 +90,11 @@ ToolReport CheckFilesystem(const std::string& device, FsType fs) {
   NoFilesystem(device);
 }
 
-ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap) {
+ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap,
+                     bool clear_needs_check) {
   std::vector<std::string> argv = {"thin_check"};
   if (metadata_snap) argv.push_back("-m");
+  if (clear_needs_check) argv.push_back("--clear-needs-check-flag");
   argv.push_back(metadata_dev);
   return Report(RunCommand(argv, NoCheck()));
 }

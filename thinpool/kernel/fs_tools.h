@@ -39,7 +39,8 @@ ToolReport CheckFilesystem(const std::string& device, FsType fs);
 
 // thin_check on pool metadata (not live: the pool must be inactive, or pass a metadata snapshot
 // by its device and metadata_snap=true). Damage is ok=false, not an exception.
-ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap = false);
+ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap = false,
+                     bool clear_needs_check = false);
 
 struct ThinLsRow {
   uint32_t dev_id = 0;

@@ -19,6 +19,7 @@
 #include "thinpool/kernel/layer_tar.h"
 #include "thinpool/kernel/loop.h"
 #include "thinpool/kernel/mount.h"
+#include "thinpool/kernel/process.h"
 #include "thinpool/kernel/tar_export.h"
 #include "thinpool/kernel/tree_diff.h"
 
@@ -156,6 +157,24 @@ ToolResult RealSystem::ThinRepair(const std::string& from, const std::string& to
   } catch (const Error& e) {
     return {false, e.what()};
   }
+}
+
+ToolResult RealSystem::ThinClearNeedsCheck(const std::string& metadata_device) {
+  ToolReport r = kernel::ThinCheck(metadata_device, /*metadata_snap=*/false,
+                                   /*clear_needs_check=*/true);
+  return {r.ok, r.output};
+}
+
+ToolResult RealSystem::RunHook(const std::string& command, const std::vector<std::string>& env) {
+  RunOptions opts;
+  opts.check = false;
+  opts.extra_env = env;
+  RunResult r = RunCommand({"/bin/sh", "-c", command}, opts);
+  std::string output = r.stdout_text + r.stderr_text;
+  while (!output.empty() && output.back() == '\n') output.pop_back();
+  if (r.exit_code == 0) return {true, output};
+  return {false,
+          "exit status " + std::to_string(r.exit_code) + (output.empty() ? "" : ": " + output)};
 }
 
 std::vector<ThinUsage> RealSystem::ThinLs(const std::string& metadata_device, bool metadata_snap) {

@@ -35,6 +35,8 @@ class RealSystem : public System {
   void SetXfsEnospcRetries(const std::string& device, int max_retries) override;
   ToolResult ThinCheck(const std::string& metadata_device) override;
   ToolResult ThinRepair(const std::string& from, const std::string& to) override;
+  ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;
+  ToolResult RunHook(const std::string& command, const std::vector<std::string>& env) override;
   std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool metadata_snap) override;
   LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
                              const LayerProgress& progress) override;

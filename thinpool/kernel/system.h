@@ -90,7 +90,14 @@ class System {
   // thin-provisioning-tools.
   virtual ToolResult ThinCheck(const std::string& metadata_device) = 0;
   virtual ToolResult ThinRepair(const std::string& from, const std::string& to) = 0;
+  // thin_check --clear-needs-check-flag: after a clean check, lets the kernel load it rw again.
+  virtual ToolResult ThinClearNeedsCheck(const std::string& metadata_device) = 0;
   virtual std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool metadata_snap) = 0;
+
+  // A user's command (the autoextend hook), run through /bin/sh -c with `env` ("NAME=value")
+  // added to the environment. Never throws for a failing command: ok is false and output holds
+  // the exit status and its output.
+  virtual ToolResult RunHook(const std::string& command, const std::vector<std::string>& env) = 0;
 
   // Layer trees on mounted filesystems.
   virtual LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
