@@ -50,7 +50,9 @@ PoolReport Engine::Status() {
     r.warnings.push_back("pool metadata needs_check is set; run: thinsnap pool repair");
   }
   if (r.status.mode == kernel::PoolMode::kReadOnly) {
-    r.warnings.push_back("pool is read-only (metadata error or full); run: thinsnap pool repair");
+    r.warnings.push_back(
+        "pool is read-only: the kernel aborted a metadata commit (a metadata or data device "
+        "error, or metadata full); fix the device, then run: thinsnap pool repair");
   }
   if (r.status.mode == kernel::PoolMode::kOutOfDataSpace) {
     r.warnings.push_back(
@@ -137,6 +139,12 @@ CheckReport Engine::Check() {
     if (st.transaction_id != m.catalog().transaction_id()) {
       report.problems.push_back("pool transaction id " + std::to_string(st.transaction_id) +
                                 " but journal " + std::to_string(m.catalog().transaction_id()));
+    }
+    if (st.needs_check || st.mode == kernel::PoolMode::kReadOnly) {
+      report.notes.push_back(
+          "devices not compared with the journal: a read-only pool answers no messages; run "
+          "thinsnap pool repair");
+      return report;
     }
   } else if (s.mode != PoolMode::kAdopted) {
     std::unique_ptr<kernel::LoopHandle> loop;
@@ -246,8 +254,8 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string
     std::vector<kernel::ThinUsage> devices = sys->ThinLs(out, /*metadata_snap=*/false);
     for (const kernel::ThinUsage& u : devices) mapped += u.mapped_blocks;
     notes->push_back("thin_repair rebuilt the metadata into the spare " + spare + ": " +
-                     std::to_string(devices.size()) + " thin devices, " +
-                     std::to_string(mapped) + " mapped blocks");
+                     std::to_string(devices.size()) + " thin devices, " + std::to_string(mapped) +
+                     " mapped blocks");
   }
   if (loopback) {
     std::string kept = root + "/metadata.damaged-" + std::to_string(sys->NowNs() / 1000000000);
@@ -284,8 +292,9 @@ CheckReport Engine::Repair() {
     std::unique_ptr<kernel::LoopHandle> loop;
     if (trouble) {
       done.notes.push_back(std::string("pool is ") +
-                           (st.failed ? "failed" : st.needs_check ? "flagged needs_check"
-                                                                  : "read-only") +
+                           (st.failed        ? "failed"
+                            : st.needs_check ? "flagged needs_check"
+                                             : "read-only") +
                            "; deactivated it to check the metadata offline");
       DeactivatePool(/*force=*/true);
     }
@@ -294,8 +303,8 @@ CheckReport Engine::Repair() {
       check = m.sys->ThinCheck(dev);
       if (check.ok && trouble && st.needs_check) {
         kernel::ToolResult cleared = m.sys->ThinClearNeedsCheck(dev);
-        if (!cleared.ok) throw Error("thin_check --clear-needs-check-flag " + dev + ": " +
-                                     cleared.output);
+        if (!cleared.ok)
+          throw Error("thin_check --clear-needs-check-flag " + dev + ": " + cleared.output);
         done.notes.push_back("thin_check clean; cleared the needs_check flag");
       } else if (check.ok && trouble) {
         done.notes.push_back("thin_check clean on " + s.metadata_path);

@@ -57,8 +57,8 @@ void Engine::Impl::LoadPoolTable(const PoolSettings& s, const std::string& data_
 
 void Engine::Impl::CheckSpareDevice(const PoolSettings& s, const std::string& spare) {
   if (s.mode != PoolMode::kDirect) {
-    throw Error("--metadata-spare is for direct mode (a loopback pool keeps its spare as " +
-                    root + "/metadata.spare)",
+    throw Error("--metadata-spare is for direct mode (a loopback pool keeps its spare as " + root +
+                    "/metadata.spare)",
                 ErrorKind::kUsage);
   }
   if (spare == s.data_path || spare == s.metadata_path) {
@@ -459,8 +459,8 @@ void Engine::SetPool(const PoolSetOptions& o) {
     if (s.mode == PoolMode::kLoopback) {
       m.sys->GrowFile(path, *want);
       if (auto loop = m.sys->FindLoop(path)) m.sys->RefreshLoopCapacity(*loop);
-      if (path == s.metadata_path && !s.metadata_spare.empty() &&
-          m.sys->Exists(s.metadata_spare) && m.sys->SizeOf(s.metadata_spare) < *want) {
+      if (path == s.metadata_path && !s.metadata_spare.empty() && m.sys->Exists(s.metadata_spare) &&
+          m.sys->SizeOf(s.metadata_spare) < *want) {
         m.sys->GrowFile(s.metadata_spare, *want);
       }
     } else if (m.sys->SizeOf(path) < *want) {

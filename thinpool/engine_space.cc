@@ -55,7 +55,8 @@ std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
   if (s.mode != PoolMode::kLoopback) {
     std::string reason = data && meta ? "data,metadata" : data ? "data" : "metadata";
     char what[160];
-    std::snprintf(what, sizeof what, "pool %s usage %" PRIu64 "%% data, %" PRIu64
+    std::snprintf(what, sizeof what,
+                  "pool %s usage %" PRIu64 "%% data, %" PRIu64
                   "%% metadata, above the autoextend threshold %d%%",
                   m.PoolName().c_str(), PercentOf(st.data_used_blocks, st.data_total_blocks),
                   PercentOf(st.metadata_used_blocks, st.metadata_total_blocks),
@@ -64,8 +65,8 @@ std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
                            ? "; grow the device, then thinsnap pool set --data-size"
                            : "; running the autoextend hook";
     if (!s.autoextend_hook.empty() && hook) {
-      *hook = AutoextendHook{s.autoextend_hook,
-                             HookEnvironment(m.root, m.PoolName(), s, st, reason)};
+      *hook =
+          AutoextendHook{s.autoextend_hook, HookEnvironment(m.root, m.PoolName(), s, st, reason)};
     } else if (!s.autoextend_hook.empty()) {
       next = "; thinsnap pool monitor runs the autoextend hook";
     }

@@ -103,12 +103,20 @@ void Transactor::Run(Intent intent) {
 // happened, and makes the journal say the same. Returns true when the transaction did complete
 // (its reply was lost), false when it was rolled back or left pending for the next open.
 bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const Error& error) {
-  uint64_t kernel_txn;
+  kernel::PoolStatus status;
   try {
-    kernel_txn = KernelTransactionId();
+    status = kernel::ParsePoolStatus(dm_->Status(pool_, /*no_flush=*/true));
   } catch (const Error&) {
     return false;  // the pool cannot tell us: the intent stays pending for the next open
   }
+  if (status.failed || status.needs_check || status.mode == kernel::PoolMode::kReadOnly) {
+    // The kernel aborted its metadata transaction and answers no more messages: nothing can be
+    // undone now. The intent stays pending; pool repair reconciles it.
+    throw Error(std::string(error.what()) + "; pool " + pool_ + " is now " +
+                    (status.failed ? "failed" : "read-only") + ": run thinsnap pool repair",
+                error.kind(), error.error_number());
+  }
+  uint64_t kernel_txn = status.transaction_id;
   if (kernel_txn == intent.txn) {
     store_->Commit(intent.txn);
     FaultPoint("after-commit");
