@@ -14,6 +14,7 @@
 #include "tests/fake_device_mapper.h"
 #include "tests/fake_system.h"
 #include "tests/fault_fs.h"
+#include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
 
 namespace thinsnap {
@@ -427,6 +428,14 @@ TEST_F(EngineTest, DirectSpareMustBeLargeEnoughAndOfItsOwn) {
   }
   o.metadata_spare = "/dev/nvme1n1";
   EXPECT_THROW(engine_->CreatePool(o), Error);
+}
+
+TEST(ThinCheckDamage, KeepsOnlyTheLinesThatNameDamage) {
+  EXPECT_EQ(ThinCheckDamage("TRANSACTION_ID=3\nMETADATA_FREE_BLOCKS=1023\nexamining superblock\n"
+                            "checking space map counts\nbad checksum in metadata index block "
+                            "(block 71)\n\n"),
+            "bad checksum in metadata index block (block 71)");
+  EXPECT_EQ(ThinCheckDamage("examining superblock\n"), "(no message)");
 }
 
 TEST_F(EngineTest, RepairClearsNeedsCheckAfterACleanOfflineCheck) {

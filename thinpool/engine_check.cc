@@ -9,14 +9,22 @@
 #include "thinpool/units.h"
 
 namespace thinsnap {
-namespace {
 
-std::string FirstLine(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.empty() ? "(no output)" : line;
+std::string ThinCheckDamage(const std::string& output) {
+  std::string out;
+  size_t start = 0;
+  while (start < output.size()) {
+    size_t end = output.find('\n', start);
+    if (end == std::string::npos) end = output.size();
+    std::string line = output.substr(start, end - start);
+    start = end + 1;
+    bool progress = line.rfind("examining ", 0) == 0 || line.rfind("checking ", 0) == 0;
+    bool counter = line.find('=') != std::string::npos && line.find(' ') == std::string::npos;
+    if (line.empty() || progress || counter) continue;
+    out += (out.empty() ? "" : "; ") + line;
+  }
+  return out.empty() ? "(no message)" : out;
 }
-
-}  // namespace
 
 PoolReport Engine::Status() {
   Impl& m = *impl_;
@@ -150,7 +158,8 @@ CheckReport Engine::Check() {
     std::unique_ptr<kernel::LoopHandle> loop;
     kernel::ToolResult check = m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop));
     if (!check.ok) {
-      report.problems.push_back("thin_check failed on " + s.metadata_path + ": " + check.output);
+      report.problems.push_back("thin_check failed on " + s.metadata_path + ": " +
+                                ThinCheckDamage(check.output));
       return report;
     }
     report.notes.push_back("thin_check clean on " + s.metadata_path + " (pool inactive)");
@@ -248,7 +257,7 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string
     kernel::ToolResult c = sys->ThinCheck(out);
     if (!c.ok) {
       throw Error("the metadata that thin_repair wrote to " + spare +
-                  " fails thin_check (the metadata is unchanged): " + FirstLine(c.output));
+                  " fails thin_check (the metadata is unchanged): " + ThinCheckDamage(c.output));
     }
     uint64_t mapped = 0;
     std::vector<kernel::ThinUsage> devices = sys->ThinLs(out, /*metadata_snap=*/false);
@@ -312,7 +321,7 @@ CheckReport Engine::Repair() {
     }
     if (!check.ok) {
       done.notes.push_back("thin_check found damage on " + s.metadata_path + ": " +
-                           FirstLine(check.output));
+                           ThinCheckDamage(check.output));
       m.RepairMetadata(s, &done.notes);
     }
     loop.reset();

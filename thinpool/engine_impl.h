@@ -12,6 +12,10 @@
 
 namespace thinsnap {
 
+// The lines of thin_check's output that name damage, joined with "; ": its progress lines
+// ("examining ...", "checking ...") and counters (TRANSACTION_ID=3) are left out.
+std::string ThinCheckDamage(const std::string& output);
+
 struct Engine::Impl {
   Impl(Engine* engine, std::string root, kernel::DeviceMapper* dm, kernel::System* sys,
        EngineOptions opts, RootLock lock)

@@ -320,7 +320,7 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
     kernel::ToolResult check = m.sys->ThinCheck(devs.metadata);
     if (!check.ok) {
       throw Error("thin_check found damage in the pool metadata on " + devs.metadata +
-                  "; run thinsnap pool repair. thin_check said: " + check.output);
+                  "; run thinsnap pool repair. thin_check: " + ThinCheckDamage(check.output));
     }
     m.LoadPoolTable(s, devs.data, devs.metadata, /*create=*/true);
     notes.push_back("pool " + m.PoolName() + " loaded");
