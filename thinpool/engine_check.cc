@@ -218,8 +218,11 @@ CheckReport Engine::Check() {
 }
 
 void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string>* notes) {
+  bool loopback = s.mode == PoolMode::kLoopback;
   const std::string& meta = s.metadata_path;
-  const std::string& spare = s.metadata_spare;
+  // Loopback pools made before spares were reserved get theirs now.
+  std::string spare = s.metadata_spare.empty() && loopback ? root + "/metadata.spare"
+                                                           : s.metadata_spare;
   if (spare.empty()) {
     throw Error("the metadata on " + meta +
                     " is damaged and the pool has no spare metadata area (direct mode: "
@@ -227,7 +230,6 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string
                     meta + " -o <device of the same size>",
                 ErrorKind::kCorrupt);
   }
-  bool loopback = s.mode == PoolMode::kLoopback;
   uint64_t meta_size = sys->SizeOf(meta);
   if (loopback && !sys->Exists(spare)) sys->CreateSparseFile(spare, meta_size);
   if (sys->SizeOf(spare) < meta_size) {
