@@ -18,7 +18,7 @@ namespace thinsnap::cli {
 namespace {
 
 struct CowArgs {
-  std::string scratch, data, metadata, raw, csv, out;
+  std::string scratch, data, metadata, raw, csv, out, render, stat = "p50";
   std::string block_sizes = "64k,128k,256k,512k,1m";
   std::string io_sizes = "4k,16k,64k,256k,1m";
   std::string depths = "1,2,4,8,16,32,64";
@@ -78,7 +78,38 @@ nlohmann::json RowsJson(const CowBenchResult& r) {
           {"rows", rows}};
 }
 
+void WriteOutputs(const CowArgs& a, const CowBenchResult& r, GlobalOptions* global,
+                  kernel::System& sys) {
+  const std::string table = FormatCowTable(r);
+  if (!a.csv.empty()) kernel::WriteReportFile(a.csv, FormatCowCsv(r));
+  if (!a.out.empty()) {
+    sys.MakeDirs(a.out);
+    kernel::WriteReportFile(a.out + "/cow.txt", table);
+    kernel::WriteReportFile(a.out + "/cow.csv", FormatCowCsv(r));
+    kernel::WriteReportFile(a.out + "/cow.svg", FormatCowSvg(r));
+  }
+  if (global->json) {
+    PrintJson(RowsJson(r));
+  } else {
+    std::cout << table;
+    if (!a.out.empty()) std::cout << "\nwrote " << a.out << "/cow.{txt,csv,svg}\n";
+  }
+}
+
 int RunCow(const CowArgs& a, GlobalOptions* global, const std::function<Engine&()>& engine) {
+  if (a.stat != "p50" && a.stat != "min" && a.stat != "mean" && a.stat != "p99") {
+    throw Error("--stat: '" + a.stat + "' must be p50, min, mean or p99", ErrorKind::kUsage);
+  }
+  if (!a.render.empty()) {
+    CowBenchResult r;
+    r.rows = ParseCowCsv(kernel::ReadReportFile(a.render));
+    r.reps = a.reps;
+    r.iodepth = a.iodepth;
+    r.stat = a.stat;
+    kernel::RealSystem sys;
+    WriteOutputs(a, r, global, sys);
+    return 0;
+  }
   CowBenchOptions o;
   if (!a.data.empty() || !a.metadata.empty()) {
     o.pools = CowPools::kScratchDirect;
@@ -122,22 +153,9 @@ int RunCow(const CowArgs& a, GlobalOptions* global, const std::function<Engine&(
   }
   dm = std::make_unique<kernel::LibDevmapper>();
   sys = std::make_unique<kernel::RealSystem>();
-  const CowBenchResult r = RunCowBench(o, dm.get(), sys.get(), current);
-
-  const std::string table = FormatCowTable(r);
-  if (!a.csv.empty()) kernel::WriteReportFile(a.csv, FormatCowCsv(r));
-  if (!a.out.empty()) {
-    sys->MakeDirs(a.out);
-    kernel::WriteReportFile(a.out + "/cow.txt", table);
-    kernel::WriteReportFile(a.out + "/cow.csv", FormatCowCsv(r));
-    kernel::WriteReportFile(a.out + "/cow.svg", FormatCowSvg(r));
-  }
-  if (global->json) {
-    PrintJson(RowsJson(r));
-  } else {
-    std::cout << table;
-    if (!a.out.empty()) std::cout << "\nwrote " << a.out << "/cow.{txt,csv,svg}\n";
-  }
+  CowBenchResult r = RunCowBench(o, dm.get(), sys.get(), current);
+  r.stat = a.stat;
+  WriteOutputs(a, r, global, *sys);
   return 0;
 }
 
@@ -163,6 +181,10 @@ void AddCowCommand(CLI::App* bench, GlobalOptions* global, Register on,
   cow->add_option("--reps", a->reps, "repetitions of each measurement, medians kept (default 3)");
   cow->add_option("--csv", a->csv, "write the rows as CSV to this file");
   cow->add_option("--out", a->out, "write cow.txt, cow.csv and cow.svg into this directory");
+  cow->add_option("--stat", a->stat,
+                  "latency shown in the table and chart: p50 (default), min, mean, p99");
+  cow->add_option("--render", a->render,
+                  "no run: render the table/chart again from a CSV this command wrote");
   cow->add_flag("--small", a->small,
                 "a quick run: blocks 64k,256k; I/O 4k,64k,256k; depths 1,4,16; 64 I/Os; 1 rep");
   on(cow, [a, global, engine] { return RunCow(*a, global, engine); });

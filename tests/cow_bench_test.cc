@@ -122,6 +122,22 @@ TEST(CowBenchFormat, SvgIsWellFormedWithAPanelPerBlockSize) {
   EXPECT_EQ(lines, 2u * 4 + 3);
 }
 
+TEST(CowBenchFormat, CsvParsesBackAndRendersAnotherStatistic) {
+  const CowBenchResult r = Sample();
+  CowBenchResult back;
+  back.rows = ParseCowCsv(FormatCowCsv(r));
+  ASSERT_EQ(back.rows.size(), r.rows.size());
+  EXPECT_EQ(FormatCowCsv(back), FormatCowCsv(r));
+  back.stat = "min";  // min is p50 / 2 in the sample: the ratios stay, the cells halve
+  const std::string t = FormatCowTable(back);
+  EXPECT_NE(t.find("min latency"), std::string::npos) << t;
+  EXPECT_NE(t.find("200.0"), std::string::npos) << t;  // cow min = 400 / 2
+  EXPECT_NE(t.find("4.00x"), std::string::npos) << t;
+  EXPECT_NE(FormatCowSvg(back).find("min write latency"), std::string::npos);
+  EXPECT_THROW(ParseCowCsv("header\nfirst_write,1,2\n"), Error);
+  EXPECT_THROW(ParseCowCsv("header\nfirst_write,x,2,3,,5,6,7,8,9,10,11,12\n"), Error);
+}
+
 TEST(CowBenchFormat, EmptyResultStillWellFormed) {
   const CowBenchResult empty;
   ExpectWellFormed(FormatCowSvg(empty), 5);

@@ -80,6 +80,10 @@ struct CowBenchResult {
   std::string raw_device;  // the baseline device, empty when there was none
   unsigned iodepth = 1;
   unsigned reps = 1;
+  // The latency statistic the table and the chart show: "p50" (default), "min", "mean" or "p99".
+  // On a busy or emulated host, where a descheduled I/O thread adds milliseconds to a share of
+  // the I/Os, "min" shows the cost of the kernel path itself. The CSV always has all of them.
+  std::string stat = "p50";
   std::vector<std::string> notes;  // e.g. "no raw baseline: pass --raw DEV"
 };
 
@@ -88,7 +92,11 @@ struct CowBenchResult {
 CowBenchResult RunCowBench(const CowBenchOptions& options, kernel::DeviceMapper* dm,
                            kernel::System* sys, Engine* current);
 
-// Human-readable tables: per pool block size, p50 write latency by I/O size for raw, first, owned
+// Parses what FormatCowCsv wrote back into rows (to render a table or chart again with another
+// statistic). Throws Error(kUsage) naming the line that does not parse.
+std::vector<CowRow> ParseCowCsv(const std::string& csv);
+
+// Human-readable tables: per pool block size, write latency (result.stat) by I/O size for raw, first, owned
 // and cow writes with the cow/owned ratio; then read latency by chain depth.
 std::string FormatCowTable(const CowBenchResult& result);
 // One header line and one line per row; columns named in the header. Parses with any CSV reader.

@@ -4,9 +4,12 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "metadata/error.h"
 #include "thinpool/cow_bench.h"
 
 namespace thinsnap {
@@ -71,10 +74,21 @@ std::vector<int> ChainDepths(const CowBenchResult& r) {
   return v;
 }
 
-std::string Cell(const CowRow* row) { return row ? Printf("%.1f", row->p50_us) : "-"; }
+// The latency statistic the table and the chart show (CowBenchResult::stat).
+double StatOf(const CowRow& row, const std::string& stat) {
+  if (stat == "min") return row.min_us;
+  if (stat == "mean") return row.mean_us;
+  if (stat == "p99") return row.p99_us;
+  return row.p50_us;
+}
 
-std::string Ratio(const CowRow* a, const CowRow* b) {
-  return a && b && b->p50_us > 0 ? Printf("%.2fx", a->p50_us / b->p50_us) : "-";
+std::string Cell(const CowRow* row, const std::string& stat) {
+  return row ? Printf("%.1f", StatOf(*row, stat)) : "-";
+}
+
+std::string Ratio(const CowRow* a, const CowRow* b, const std::string& stat) {
+  return a && b && StatOf(*b, stat) > 0 ? Printf("%.2fx", StatOf(*a, stat) / StatOf(*b, stat))
+                                        : "-";
 }
 
 const char* const kWriteKinds[] = {"raw_write", "first_write", "owned_write", "cow_write"};
@@ -86,9 +100,9 @@ const char* const kWriteColors[] = {"#7f7f7f", "#1f77b4", "#2ca02c", "#d62728"};
 
 std::string FormatCowTable(const CowBenchResult& r) {
   std::string out;
-  out += Printf("bench cow: p50 latency in microseconds, iodepth %u, median of %u runs; one I/O per "
+  out += Printf("bench cow: %s latency in microseconds, iodepth %u, median of %u runs; one I/O per "
                 "pool block (stride max(I/O size, block)), random order\n",
-                r.iodepth, r.reps);
+                r.stat.c_str(), r.iodepth, r.reps);
   if (!r.raw_device.empty()) out += "raw baseline: " + r.raw_device + "\n";
   for (const std::string& n : r.notes) out += "note: " + n + "\n";
   const std::vector<uint64_t> io_sizes = Distinct(r, "first_write", &CowRow::io_size);
@@ -102,8 +116,9 @@ std::string FormatCowTable(const CowBenchResult& r) {
       const CowRow* owned = Find(r, "owned_write", block, s);
       const CowRow* cow = Find(r, "cow_write", block, s);
       out += Printf("%-8s %10s %10s %10s %10s %10s %12s\n", SizeLabel(s).c_str(),
-                    Cell(raw).c_str(), Cell(first).c_str(), Cell(owned).c_str(),
-                    Cell(cow).c_str(), Ratio(cow, owned).c_str(), Ratio(first, owned).c_str());
+                    Cell(raw, r.stat).c_str(), Cell(first, r.stat).c_str(), Cell(owned, r.stat).c_str(),
+                    Cell(cow, r.stat).c_str(), Ratio(cow, owned, r.stat).c_str(),
+                    Ratio(first, owned, r.stat).c_str());
     }
   }
   const std::vector<int> depths = ChainDepths(r);
@@ -115,15 +130,16 @@ std::string FormatCowTable(const CowBenchResult& r) {
       if (row.experiment == "chain_read") block = row.pool_block;
     }
     out += "\nrandom 4K reads against snapshot chain depth, pool block " + SizeLabel(block) + "\n";
-    out += Printf("%-8s %10s %10s %10s %12s\n", "depth", "IOPS", "p50", "p99", "p50/depth0");
+    out += Printf("%-8s %10s %10s %10s %10s %12s\n", "depth", "IOPS", "min", "p50", "p99",
+                  (r.stat + "/depth0").c_str());
     if (const CowRow* raw = Find(r, "raw_read", block, 0)) {
-      out += Printf("%-8s %10.0f %10.1f %10.1f %12s\n", "raw", raw->iops, raw->p50_us,
-                    raw->p99_us, Ratio(raw, d0).c_str());
+      out += Printf("%-8s %10.0f %10.1f %10.1f %10.1f %12s\n", "raw", raw->iops, raw->min_us,
+                    raw->p50_us, raw->p99_us, Ratio(raw, d0, r.stat).c_str());
     }
     for (int d : depths) {
       const CowRow* row = Find(r, "chain_read", block, 0, d);
-      out += Printf("%-8d %10.0f %10.1f %10.1f %12s\n", d, row->iops, row->p50_us, row->p99_us,
-                    Ratio(row, d0).c_str());
+      out += Printf("%-8d %10.0f %10.1f %10.1f %10.1f %12s\n", d, row->iops, row->min_us,
+                    row->p50_us, row->p99_us, Ratio(row, d0, r.stat).c_str());
     }
   }
   return out;
@@ -143,6 +159,47 @@ std::string FormatCowCsv(const CowBenchResult& r) {
                   row.mean_us, row.p50_us, row.p99_us, row.max_us);
   }
   return out;
+}
+
+std::vector<CowRow> ParseCowCsv(const std::string& csv) {
+  std::vector<CowRow> rows;
+  std::stringstream in(csv);
+  std::string line;
+  size_t number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (number == 1 || line.empty()) continue;  // the header
+    std::vector<std::string> f;
+    std::stringstream fields(line);
+    std::string field;
+    while (std::getline(fields, field, ',')) f.push_back(field);
+    if (!line.empty() && line.back() == ',') f.push_back("");
+    auto fail = [&] {
+      return Error("CSV line " + std::to_string(number) + " is not a bench cow row: " + line,
+                   ErrorKind::kUsage);
+    };
+    if (f.size() != 13) throw fail();
+    try {
+      CowRow r;
+      r.experiment = f[0];
+      r.pool_block = std::stoull(f[1]);
+      r.io_size = std::stoull(f[2]);
+      r.stride = std::stoull(f[3]);
+      r.depth = f[4].empty() ? -1 : std::stoi(f[4]);
+      r.ios = std::stoull(f[5]);
+      r.iops = std::stod(f[6]);
+      r.mib_per_s = std::stod(f[7]);
+      r.min_us = std::stod(f[8]);
+      r.mean_us = std::stod(f[9]);
+      r.p50_us = std::stod(f[10]);
+      r.p99_us = std::stod(f[11]);
+      r.max_us = std::stod(f[12]);
+      rows.push_back(r);
+    } catch (const std::logic_error&) {
+      throw fail();
+    }
+  }
+  return rows;
 }
 
 namespace {
@@ -255,18 +312,19 @@ std::string FormatCowSvg(const CowBenchResult& r) {
       ".grid{stroke:#ddd;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}</style>\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += Printf(
-      "<text x=\"10\" y=\"20\" class=\"title\">thinsnap bench cow: p50 write latency by I/O size "
+      "<text x=\"10\" y=\"20\" class=\"title\">thinsnap bench cow: %s write latency by I/O size "
       "and pool block size (log scale), iodepth %u, median of %u runs</text>\n",
-      r.iodepth, r.reps);
+      r.stat.c_str(), r.iodepth, r.reps);
   std::vector<std::pair<std::string, const char*>> legend;
   for (size_t k = 0; k < 4; ++k) legend.push_back({kWriteLabels[k], kWriteColors[k]});
   Legend(svg, 10, 42, legend);
 
   double lo = 1e300, hi = 0;
   for (const CowRow& row : r.rows) {
-    if (row.depth < 0 && row.experiment != "raw_read" && row.p50_us > 0) {
-      lo = std::min(lo, row.p50_us);
-      hi = std::max(hi, row.p50_us);
+    const double v = StatOf(row, r.stat);
+    if (row.depth < 0 && row.experiment != "raw_read" && v > 0) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
     }
   }
   const LogAxis write_axis(hi > 0 ? lo : 1, hi > 0 ? hi : 10);
@@ -285,8 +343,8 @@ std::string FormatCowSvg(const CowBenchResult& r) {
       std::vector<std::optional<double>> values;
       for (uint64_t s : io_sizes) {
         const CowRow* row = Find(r, kWriteKinds[k], blocks[b], s);
-        values.push_back(row && row->p50_us > 0 ? std::optional<double>(row->p50_us)
-                                                : std::nullopt);
+        const double v = row ? StatOf(*row, r.stat) : 0;
+        values.push_back(v > 0 ? std::optional<double>(v) : std::nullopt);
       }
       Series(svg, p, write_axis, values, kWriteColors[k], k == 0);
     }
@@ -297,7 +355,7 @@ std::string FormatCowSvg(const CowBenchResult& r) {
     for (const CowRow& row : r.rows) {
       if (row.experiment != "chain_read" && row.experiment != "raw_read") continue;
       if (row.experiment == "chain_read") block = row.pool_block;
-      for (double v : {row.p50_us, row.p99_us}) {
+      for (double v : {StatOf(row, r.stat), row.p99_us}) {
         if (v > 0) clo = std::min(clo, v), chi = std::max(chi, v);
       }
     }
@@ -305,20 +363,21 @@ std::string FormatCowSvg(const CowBenchResult& r) {
     const Panel p = panel_at(blocks.size());
     std::vector<std::string> dl;
     for (int d : depths) dl.push_back(std::to_string(d));
-    Frame(svg, p, axis, "4K random reads vs chain depth, block " + SizeLabel(block), dl,
+    Frame(svg, p, axis, "4K reads vs chain depth, block " + SizeLabel(block), dl,
           "snapshot depth (0 = origin)");
     std::vector<std::optional<double>> p50, p99, raw;
     const CowRow* rr = Find(r, "raw_read", block, 0);
     for (int d : depths) {
       const CowRow* row = Find(r, "chain_read", block, 0, d);
-      p50.push_back(row ? std::optional<double>(row->p50_us) : std::nullopt);
+      p50.push_back(row ? std::optional<double>(StatOf(*row, r.stat)) : std::nullopt);
       p99.push_back(row ? std::optional<double>(row->p99_us) : std::nullopt);
-      raw.push_back(rr ? std::optional<double>(rr->p50_us) : std::nullopt);
+      raw.push_back(rr ? std::optional<double>(StatOf(*rr, r.stat)) : std::nullopt);
     }
     Series(svg, p, axis, raw, "#7f7f7f", true);
     Series(svg, p, axis, p50, "#1f77b4", false);
     Series(svg, p, axis, p99, "#ff7f0e", false);
-    Legend(svg, p.x, p.y + p.h + 46, {{"p50", "#1f77b4"}, {"p99", "#ff7f0e"}, {"raw p50", "#7f7f7f"}});
+    Legend(svg, p.x, p.y + p.h + 46,
+           {{r.stat, "#1f77b4"}, {"p99", "#ff7f0e"}, {"raw " + r.stat, "#7f7f7f"}});
   }
   svg += "</svg>\n";
   return svg;

@@ -126,6 +126,8 @@ nlohmann::json IoBenchResultToJson(const IoBenchResult& result);
 // Writes a benchmark's report (table, CSV, SVG) to `path`, replacing it: written to path.tmp,
 // fsync'd and renamed, so a reader never sees half a file. Throws Error naming the path.
 void WriteReportFile(const std::string& path, std::string_view text);
+// Reads a report back (e.g. a CSV to render again). Throws Error naming the path.
+std::string ReadReportFile(const std::string& path);
 
 // The offset and direction of every I/O of one job, deterministic given (options, job): the n-th
 // I/O is At(n). Exposed so tests can check bounds and coverage without running I/O.

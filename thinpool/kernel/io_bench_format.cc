@@ -144,4 +144,20 @@ void WriteReportFile(const std::string& path, std::string_view text) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) ThrowErrno("rename " + tmp + " to " + path, errno);
 }
 
+std::string ReadReportFile(const std::string& path) {
+  bench_internal::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) ThrowErrno("open " + path, errno);
+  std::string text;
+  char buf[65536];
+  while (true) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) ThrowErrno("read " + path, errno);
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  fd.Close(path);
+  return text;
+}
+
 }  // namespace thinsnap::kernel
