@@ -84,9 +84,11 @@ ts_run() {
 ts1_run() { ts_run "$@" --submit-batch 1; }
 HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
 # counters DEV -> "completed I/Os of DEV" "busy CPU ticks of the guest (user+nice+system+irq+softirq)"
+# (by major:minor: without udev, /dev/mapper/NAME is a node of its own, not a link to dm-N)
 counters() {
-  _n=$(basename "$(readlink -f "$1")")
-  echo "$(awk '{ print $1 + $5 }' "/sys/class/block/$_n/stat") $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat)"
+  set -- $(stat -L -c '%t %T' "$1")
+  _mm=$(printf '%d:%d' "0x$1" "0x$2")
+  echo "$(awk '{ print $1 + $5 }' "/sys/dev/block/$_mm/stat") $(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat)"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
