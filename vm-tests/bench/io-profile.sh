@@ -48,7 +48,7 @@ fio_iops() {
 }
 ts_iops() {
   thinsnap bench io --target "$1" --size 512M --rw "$2" --bs "$3" --iodepth "$4" --runtime 4 \
-    --ramp-time 1 $5 | awk '$1 == "read" { print $3 }'
+    --ramp-time 1 $5 2>/dev/null | awk '$1 == "read" && $2 ~ /^[0-9]+$/ { print $3 }'
 }
 i=1
 while [ $i -le "$REPS" ]; do
