@@ -38,8 +38,12 @@ enum class Sync { kNow, kDeferred };
 
 struct StoreOptions {
   FileSystem* fs = nullptr;  // nullptr: the real POSIX file system
-  // Checkpoint automatically once the journal grows past this many bytes.
-  uint64_t checkpoint_journal_bytes = 4 << 20;
+  // Checkpoint automatically once the journal grows past this many bytes. Opening replays the
+  // journal, which costs ~5x more per device than loading a checkpoint (a create is an intent
+  // and a commit record): with 10,000 devices a 1.3 MiB journal opened in 62 ms on the host,
+  // their 540 KiB checkpoint in 12 ms. Every thinsnap command opens the store, so the journal
+  // is kept short; a checkpoint every 256 KiB of journal (~1,900 creates) costs little.
+  uint64_t checkpoint_journal_bytes = 256 << 10;
 };
 
 class Store {
