@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: pool faults: dm-flakey error_writes/drop_writes under the data device of a direct pool (errors named, journal consistent, check honest), error_writes under its metadata (pool fails, status says what next, repair recovers); a corrupted metadata block repaired into the spare
+# Description: pool faults: dm-flakey error_writes/drop_writes under the data device of a direct pool (errors named, journal consistent, check honest), error_writes under its metadata (pool fails, status says what next, repair recovers); a corrupted metadata block repaired into the spare; the direct-mode autoextend hook run by pool monitor
 # VM-Args: --mem 2048 --timeout 900
 # Expect-kernel: device-mapper: thin: .*(metadata operation .* failed|aborting current metadata transaction|failed to set 'needs_check' flag|switching pool to (read-only|fail)|dm_pool_commit_metadata|commit failed|Failed to update)
 # Expect-kernel: device-mapper: thin metadata: pre-commit callback failed
@@ -37,6 +37,48 @@ dd if=/dev/urandom of=pat bs=1M count=16 2>/dev/null
 dd if=/dev/urandom of=pat2 bs=1M count=16 2>/dev/null
 run dd if=pat of="$K" bs=1M oflag=direct conv=fsync
 run ts deactivate keep
+
+step "e. direct-mode autoextend hook: pool monitor runs it once data usage crosses the threshold"
+T_H=$(ms_now)
+json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([^\",]*\).*/\1/p"; }
+POOL=$(ts --json pool status | json_field PoolName)
+rm -f /tmp/hook.env
+run ts pool set --autoextend-threshold 12 --autoextend-hook 'env >/tmp/hook.tmp && mv /tmp/hook.tmp /tmp/hook.env'
+ts pool monitor >monitor.log 2>&1 &
+MON=$!
+run ts volume create h --size 64M --fs none
+# keep and the base hold ~4% of the 512 MiB; 64 MiB more crosses 12%. Metadata stays near 10%: the
+# kernel counts its reserve (a tenth of a small metadata device) as used.
+run dd if=/dev/urandom of="$(ts activate h)" bs=1M count=64 oflag=direct conv=fsync
+n=0
+while [ ! -f /tmp/hook.env ] && [ $n -lt 100 ]; do sleep 0.2; n=$((n + 1)); done
+kill -0 $MON 2>/dev/null || { cat monitor.log; fail "pool monitor exited on its own"; }
+kill $MON
+wait $MON
+check_eq $? 143 "monitor exit status after SIGTERM"
+cat monitor.log
+[ -f /tmp/hook.env ] || fail "the autoextend hook did not run"
+grep '^THINSNAP_' /tmp/hook.env | sort
+hook_var() { sed -n "s/^$1=//p" /tmp/hook.env; }
+check_eq "$(hook_var THINSNAP_POOL)" "$POOL" "THINSNAP_POOL"
+check_eq "$(hook_var THINSNAP_POOL_MODE)" direct "THINSNAP_POOL_MODE"
+check_eq "$(hook_var THINSNAP_REASON)" data "THINSNAP_REASON"
+check_eq "$(hook_var THINSNAP_THRESHOLD)" 12 "THINSNAP_THRESHOLD"
+check_eq "$(hook_var THINSNAP_DATA_DEVICE)" /dev/mapper/tsdata "THINSNAP_DATA_DEVICE"
+HP=$(hook_var THINSNAP_DATA_PERCENT)
+USED=$(ts --json pool status | json_field DataSpaceUsed)
+NOW=$((USED * 100 / $(ts --json pool status | json_field DataSpaceTotal)))
+echo "hook saw ${HP}% data used; ${NOW}% now"
+check_gt "$((HP + 1))" 12 "THINSNAP_DATA_PERCENT at least the threshold"
+check_gt "$((NOW + 1))" "$HP" "THINSNAP_DATA_PERCENT at most the usage after the write"
+check_eq "$(hook_var THINSNAP_DATA_TOTAL)" "$(ts --json pool status | json_field DataSpaceTotal)" "THINSNAP_DATA_TOTAL"
+check_eq "$(($(hook_var THINSNAP_DATA_USED) * 100 / $(hook_var THINSNAP_DATA_TOTAL)))" "$HP" "THINSNAP_DATA_PERCENT vs USED/TOTAL"
+grep -q "autoextend hook 'env .*': ok" monitor.log || fail "monitor did not report the hook"
+run ts deactivate h
+run ts pool set --autoextend-threshold 0
+echo "direct autoextend hook: $(($(ms_now) - T_H)) ms"
+run ts pool check
+
 run ts volume create w --size 32M --fs none
 W=$(ts activate w) || fail "activate w"
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: pool space: a container filled to ENOSPC fails fast (--no-space error), new devices are refused, rm brings the pool back to rw, xfs ENOSPC retries are bounded; a tiny metadata device is guarded before the kernel fails; loopback autoextend under a writer with pool monitor
+# Description: pool space: a container filled to ENOSPC fails fast (--no-space error), new devices are refused, growth (pool set --data-size) and rm each bring the pool back to rw, xfs ENOSPC retries are bounded; a tiny metadata device is guarded before the kernel fails; loopback autoextend under a writer with pool monitor
 # VM-Args: --mem 3072 --timeout 900 --include @BUILD@/tests/vm_enospc_writer
 set -u
 # shellcheck source=vm-tests/lib/common.sh
@@ -63,6 +63,20 @@ check_ne "$(cat xdd.rc)" 0 "xfs writer exit status"
 T_U0=$(ms_now)
 run ts unmount xv
 echo "xfs unmount on the full pool took $(($(ms_now) - T_U0)) ms"
+
+step "a. growing the pool (pool set --data-size) brings it back to rw; a new write lands"
+T_G0=$(ms_now)
+run ts pool set --data-size 272M
+check_eq "$(pool_mode "$POOL")" rw "kernel pool mode after growth"
+ts --json pool status | grep -q '"State": "rw"' || fail "status not rw after growth"
+tail_sha() { dd if="$1" bs=1M skip=32 count=4 2>/dev/null | sha256sum | cut -d' ' -f1; }
+run dd if=pat of="$K" bs=1M count=4 seek=32 oflag=direct conv=fsync
+check_eq "$(tail_sha "$K")" "$(sha_of pat 4194304)" "keep's new 4 MiB after growth"
+echo "growth back to rw and a new write: $(($(ms_now) - T_G0)) ms"
+# Fill it again (28 MiB > the 16 MiB added), so that rm below starts from out_of_data_space.
+dd if=/dev/zero of="$K" bs=1M count=28 seek=36 oflag=direct 2>dd.err && fail "refill did not hit ENOSPC"
+grep -q "No space left on device" dd.err || { cat dd.err; fail "refill: no ENOSPC"; }
+check_eq "$(pool_mode "$POOL")" out_of_data_space "kernel pool mode after the refill"
 
 step "a. rm of another device brings the pool back to rw"
 run ts rm victim
