@@ -455,6 +455,26 @@ TEST_F(EngineTest, RepairClearsNeedsCheckAfterACleanOfflineCheck) {
   ExpectConsistent();
 }
 
+// Seen in the VM (pool_faults): a create whose kernel commit failed leaves its intent pending on a
+// read-only pool; repair must take the pool down with active devices on it and still settle it.
+TEST_F(EngineTest, RepairSettlesATransactionLeftPendingByAPoolThatWentReadOnly) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kNone);
+  engine_->Activate("v");
+  kernel::InjectedFailure f;
+  f.message_prefix = "create_snap";
+  f.then_needs_check = true;
+  dm_.InjectFailure(f);
+  EXPECT_THROW(engine_->CloneVolume("v", "v2"), Error);
+  ASSERT_TRUE(engine_->store().pending().has_value());
+  CheckReport r = engine_->Repair();
+  EXPECT_FALSE(engine_->store().pending().has_value());
+  EXPECT_EQ(engine_->store().catalog().FindByName("v2"), nullptr);
+  EXPECT_FALSE(engine_->Status().status.needs_check);
+  engine_->CloneVolume("v", "v3");
+  ExpectConsistent();
+}
+
 TEST_F(EngineTest, RebootThenActivateRestoresActiveDevices) {
   CreateLoopbackPool();
   engine_->CreateVolume("v", 64 << 20, FsType::kExt4);

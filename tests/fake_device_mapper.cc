@@ -309,6 +309,7 @@ RemoveResult FakeDeviceMapper::Remove(const std::string& name, const RemoveOptio
 std::string FakeDeviceMapper::Message(const std::string& name, const std::string& message) {
   Record(FakeOp::kMessage, name, message);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kMessage, name, message);
+  if (inj && inj->then_needs_check) MetadataOf(FakeOp::kMessage, name, message).needs_check = true;
   if (inj && !inj->after_effect) Fail(FakeOp::kMessage, name, message, inj->err);
   Find(FakeOp::kMessage, name, message);
   std::string response = DoMessage(name, message);

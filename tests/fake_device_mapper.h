@@ -55,6 +55,8 @@ struct InjectedFailure {
   std::string name;            // only calls on this device ("" = any)
   std::string message_prefix;  // kMessage only: e.g. "create_snap" ("" = any message)
   bool after_effect = false;   // the operation takes effect, then the call fails (lost reply)
+  bool then_needs_check = false;  // kMessage only: the failure also flags the pool's metadata
+                                  // needs_check, like a kernel that aborted its commit
 };
 
 class FakeDeviceMapper : public DeviceMapper {

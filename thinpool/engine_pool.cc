@@ -345,7 +345,7 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
                m.sys->MountsOf(m.dm->DevicePath(m.ThinName(r.id))).empty()) {
       DeviceRecord unmounted = r;
       unmounted.mountpoint.clear();
-      m.UpdateRecord(unmounted);
+      if (!m.store().pending()) m.UpdateRecord(unmounted);  // a read-only pool: see above
     }
   }
   return notes;
@@ -373,7 +373,10 @@ void Engine::DeactivatePool(bool force) {
     DeviceRecord after = r;
     after.mountpoint.clear();
     after.active = r.active || !r.mountpoint.empty();
-    m.UpdateRecord(after);
+    // A transaction left pending by a pool that went read-only (repair takes the pool down
+    // before it can be reconciled) blocks journal updates. These fields are hints only:
+    // ActivatePool forgets a mount that is gone once the journal is reconciled.
+    if (!m.store().pending()) m.UpdateRecord(after);
   }
   if (m.settings().mode != PoolMode::kAdopted) {
     kernel::RemoveOptions opts;
