@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: pool space: a container filled to ENOSPC fails fast (--no-space error), new devices are refused, growth (pool set --data-size) and rm each bring the pool back to rw, xfs ENOSPC retries are bounded; a tiny metadata device is guarded before the kernel fails; loopback autoextend under a writer with pool monitor
+# Description: pool space: a container filled to ENOSPC fails fast (--no-space error), new devices are refused, growth (pool set --data-size) and rm each bring the pool back to rw, xfs ENOSPC retries are bounded; a tiny metadata device is guarded before the kernel fails; loopback autoextend under a writer with pool monitor; --no-space queue holds a writer until growth releases it
 # VM-Args: --mem 3072 --timeout 900 --include @BUILD@/tests/vm_enospc_writer
 set -u
 # shellcheck source=vm-tests/lib/common.sh
@@ -159,4 +159,38 @@ run ts pool check
 run ts pool deactivate
 thin_check_pool_meta "$R/metadata"
 echo "scenario b: $(($(ms_now) - T_B)) ms"
+
+T_Q=$(ms_now)
+step "q. --no-space queue: a write that needs a block waits on the full pool; growth releases it"
+R=/tmp/tsq
+run ts pool create --loopback --data-size 64M --metadata-size 4M --base-size 16M --min-free-space 1 --no-space queue
+POOL=$(ts --json pool status | json_field PoolName)
+ts pool status | grep -q "^When full: *queue" || fail "status does not show the queue policy"
+run ts volume create q --size 128M --fs none
+Q=$(ts activate q) || fail "activate q"
+dd if=/dev/urandom of=qpart bs=1M count=8 2>/dev/null
+for _ in 1 2 3 4 5 6 7 8 9 10; do cat qpart; done >qpat
+( dd if=qpat of="$Q" bs=1M oflag=direct conv=fsync 2>qdd.err; echo $? >qdd.rc ) &
+QW=$!
+i=0
+while [ "$(pool_mode "$POOL")" != out_of_data_space ]; do
+  i=$((i + 1))
+  [ $i -gt 300 ] && fail "the queue-mode pool never ran out of data space"
+  sleep 0.1
+done
+sleep 3
+[ -e qdd.rc ] && fail "the writer finished on a full queue-mode pool: $(cat qdd.rc) $(cat qdd.err)"
+echo "the writer waits on the full pool, as --no-space queue asks"
+T_G=$(ms_now)
+timeout 60 thinsnap --root "$R" pool set --data-size 160M || fail "pool set --data-size on a full queue-mode pool"
+wait $QW
+check_eq "$(cat qdd.rc)" 0 "the queued writer's exit status after growth"
+echo "growth released the queued writer in $(($(ms_now) - T_G)) ms"
+check_eq "$(pool_mode "$POOL")" rw "kernel pool mode after growth"
+check_eq "$(sha_of "$Q" 83886080)" "$(sha_of qpat)" "the queued writes landed"
+run ts deactivate q
+run ts pool check
+run ts pool deactivate
+thin_check_pool_meta "$R/metadata"
+echo "scenario q: $(($(ms_now) - T_Q)) ms"
 echo "pool_space: ok"
