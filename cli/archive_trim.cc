@@ -5,6 +5,7 @@
 #include <archive.h>
 
 extern "C" int archive_write_set_format_xar(struct archive* a) {
-  archive_set_error(a, -1 /* ARCHIVE_ERRNO_MISC, private to libarchive */, "xar format is not built into thinsnap");
+  archive_set_error(a, -1 /* ARCHIVE_ERRNO_MISC, private to libarchive */,
+                    "xar format is not built into thinsnap");
   return ARCHIVE_FATAL;
 }

@@ -215,7 +215,8 @@ void AddBenchCommands(CLI::App* bench, BenchArgs* a, GlobalOptions* global, Regi
   ops->add_option("--count", a->count, "containers (default 100)");
   ops->add_option("--scale", a->scale, "instead: create this many and time first vs last");
   ops->add_flag("--activate", a->activate, "activate each container after creating it");
-  ops->add_option("--open", a->opens, "instead: time opening the root (lock, load, recovery) N times");
+  ops->add_option("--open", a->opens,
+                  "instead: time opening the root (lock, load, recovery) N times");
   on(ops, [a, global, engine] {
     if (a->opens > 0) return RunOpen(*a, global);
     return a->scale > 0 ? RunScale(*a, global, engine()) : RunOps(*a, global, engine());

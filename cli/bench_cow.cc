@@ -64,17 +64,25 @@ std::vector<unsigned> ParseDepths(const std::string& text) {
 nlohmann::json RowsJson(const CowBenchResult& r) {
   nlohmann::json rows = nlohmann::json::array();
   for (const CowRow& row : r.rows) {
-    nlohmann::json j = {{"experiment", row.experiment}, {"pool_block_bytes", row.pool_block},
-                        {"io_bytes", row.io_size},      {"stride_bytes", row.stride},
-                        {"ios", row.ios},               {"iops", row.iops},
-                        {"mib_per_s", row.mib_per_s},   {"lat_min_us", row.min_us},
+    nlohmann::json j = {{"experiment", row.experiment},
+                        {"pool_block_bytes", row.pool_block},
+                        {"io_bytes", row.io_size},
+                        {"stride_bytes", row.stride},
+                        {"ios", row.ios},
+                        {"iops", row.iops},
+                        {"mib_per_s", row.mib_per_s},
+                        {"lat_min_us", row.min_us},
                         {"lat_mean_us", row.mean_us},
-                        {"lat_p50_us", row.p50_us},     {"lat_p99_us", row.p99_us},
+                        {"lat_p50_us", row.p50_us},
+                        {"lat_p99_us", row.p99_us},
                         {"lat_max_us", row.max_us}};
     if (row.depth >= 0) j["depth"] = row.depth;
     rows.push_back(j);
   }
-  return {{"raw_device", r.raw_device}, {"iodepth", r.iodepth}, {"reps", r.reps}, {"notes", r.notes},
+  return {{"raw_device", r.raw_device},
+          {"iodepth", r.iodepth},
+          {"reps", r.reps},
+          {"notes", r.notes},
           {"rows", rows}};
 }
 

@@ -636,8 +636,7 @@ TEST_F(EngineTest, GrowReloadsTheLiveTableAndGrowsTheMountedFilesystem) {
   std::vector<std::string> want = {"reload " + name, "suspend " + name, "resume " + name};
   std::vector<std::string> got;
   for (const std::string& c : dm_.calls()) {
-    if (c.find(name) != std::string::npos && c.rfind("info", 0) != 0 &&
-        c.rfind("table", 0) != 0) {
+    if (c.find(name) != std::string::npos && c.rfind("info", 0) != 0 && c.rfind("table", 0) != 0) {
       got.push_back(c);
     }
   }
@@ -761,8 +760,8 @@ class AdoptTest : public EngineTest {
  protected:
   void MakeLvmPool() {
     dm_.SetDeviceSize("/dev/vg/meta", 16 << 20);
-    kernel::TableLine pool = kernel::ThinPoolTable("/dev/vg/meta", "/dev/vg/data",
-                                                   (1ull << 30) / 512, 256, 0);
+    kernel::TableLine pool =
+        kernel::ThinPoolTable("/dev/vg/meta", "/dev/vg/data", (1ull << 30) / 512, 256, 0);
     dm_.Create("vg-pool-tpool", {pool}, {});
     kernel::DeviceInfo info = *dm_.Info("vg-pool-tpool");
     dm_.Create("vg-pool",
@@ -807,8 +806,7 @@ TEST_F(AdoptTest, RefusesAPoolWithDevicesUnlessForcedAndThenLeavesThemAlone) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kExists);
-    EXPECT_NE(std::string(e.what()).find("1 thin devices (ids 0)"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("1 thin devices (ids 0)"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--force"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(engine_->store().catalog().config().empty());  // nothing recorded

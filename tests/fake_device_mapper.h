@@ -50,11 +50,11 @@ enum class FakeOp {
 
 struct InjectedFailure {
   FakeOp op = FakeOp::kMessage;
-  int nth = 1;                 // the nth matching call from now on fails (1 = the next one)
-  int err = EIO;               // errno of the failure
-  std::string name;            // only calls on this device ("" = any)
-  std::string message_prefix;  // kMessage only: e.g. "create_snap" ("" = any message)
-  bool after_effect = false;   // the operation takes effect, then the call fails (lost reply)
+  int nth = 1;                    // the nth matching call from now on fails (1 = the next one)
+  int err = EIO;                  // errno of the failure
+  std::string name;               // only calls on this device ("" = any)
+  std::string message_prefix;     // kMessage only: e.g. "create_snap" ("" = any message)
+  bool after_effect = false;      // the operation takes effect, then the call fails (lost reply)
   bool then_needs_check = false;  // kMessage only: the failure also flags the pool's metadata
                                   // needs_check, like a kernel that aborted its commit
 };
