@@ -849,5 +849,63 @@ TEST_F(AdoptTest, RefusesAnUnknownTransactionIdAndNonPools) {
   EXPECT_EQ(*dm_.TransactionId("/dev/vg/meta"), engine_->store().catalog().transaction_id());
 }
 
+// --- what the services record (services/containerd) ---
+
+TEST_F(EngineTest, ContainerLabelsAndReadOnlyAreRecordedWithTheDevice) {
+  CreateLoopbackPool();
+  NewDeviceOptions extra;
+  extra.labels = {{"containerd.key", "default/1/a very long key: with / and spaces"}};
+  extra.read_only = true;
+  engine_->CreateContainer("v", "base", std::nullopt, extra);
+  EXPECT_THROW(engine_->CreateContainer("w", "base", 512ull << 20, extra), Error);
+  Open();  // from the journal alone
+  const DeviceRecord* v = engine_->store().catalog().FindByName("v");
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(v->labels, extra.labels);
+  EXPECT_TRUE(v->read_only);
+  EXPECT_EQ(engine_->store().catalog().FindByName("w"), nullptr);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, CommitInPlaceTurnsTheContainerIntoALayerWithoutANewDevice) {
+  CreateLoopbackPool();
+  DeviceRecord c = engine_->CreateContainer("c", "base", std::nullopt);
+  engine_->Activate("c");
+  engine_->Mount("c", "");
+  EXPECT_THROW(engine_->CommitInPlace("c", "l", {}), Error);  // mounted
+  engine_->Unmount("c");
+  engine_->Activate("c");
+  std::set<uint32_t> before = KernelIds();
+  DeviceRecord l = engine_->CommitInPlace("c", "l", {{"k", "v"}});
+  EXPECT_EQ(l.id, c.id);
+  EXPECT_EQ(KernelIds(), before);
+  Open();
+  const DeviceRecord* rec = engine_->store().catalog().FindByName("l");
+  ASSERT_NE(rec, nullptr);
+  EXPECT_EQ(rec->kind, DeviceKind::kLayer);
+  EXPECT_TRUE(rec->read_only);
+  EXPECT_FALSE(rec->active);
+  EXPECT_EQ(rec->labels.at("k"), "v");
+  EXPECT_EQ(engine_->store().catalog().FindByName("c"), nullptr);
+  EXPECT_FALSE(dm_.Info(engine_->Inspect("l").dm_name).has_value());  // deactivated
+  engine_->CreateContainer("c2", "l", std::nullopt);           // a layer containers start from
+  EXPECT_THROW(engine_->CommitInPlace("l", "l2", {}), Error);  // not a container
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, EmptyLayerIsSealedAndSetLabelsPersists) {
+  CreateLoopbackPool();
+  DeviceRecord e = engine_->CreateEmptyLayer("empty", {{{"role", "root"}}, false});
+  EXPECT_EQ(e.state, DeviceState::kReady);
+  EXPECT_TRUE(e.read_only);
+  EXPECT_EQ(e.labels, (std::map<std::string, std::string>{{"role", "root"}}));
+  EXPECT_TRUE(sys_.mounts.empty());
+  engine_->SetLabels("empty", {{"a", "1"}});
+  Open();
+  EXPECT_EQ(engine_->store().catalog().FindByName("empty")->labels,
+            (std::map<std::string, std::string>{{"a", "1"}}));
+  ExpectConsistent();
+}
+
 }  // namespace
 }  // namespace thinsnap

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -76,8 +77,8 @@ struct PoolSetOptions {
   std::optional<std::string> autoextend_hook;
   std::optional<NoSpacePolicy> no_space;
   std::optional<uint64_t> base_size;
-  std::optional<uint64_t> data_size;      // grow the data device to this size
-  std::optional<uint64_t> metadata_size;  // grow the metadata device to this size
+  std::optional<uint64_t> data_size;          // grow the data device to this size
+  std::optional<uint64_t> metadata_size;      // grow the metadata device to this size
   std::optional<std::string> metadata_spare;  // direct: the device pool repair rebuilds into
 };
 
@@ -121,6 +122,13 @@ struct CheckReport {
 
 enum class RemoveOutcome { kRemoved, kDeferred };
 
+// What a service records with a new device, in the same journal transaction as the device
+// itself (so a crash never leaves a device without them).
+struct NewDeviceOptions {
+  std::map<std::string, std::string> labels;
+  bool read_only = false;  // containers only: activated read-only (containerd's views)
+};
+
 // The user's `pool set --autoextend-hook` command with its environment, to run once the root's
 // lock is released (the hook may itself call thinsnap).
 struct AutoextendHook {
@@ -130,10 +138,10 @@ struct AutoextendHook {
 
 // One turn of `pool monitor`, taken under the lock (Engine::MonitorTurn).
 struct MonitorTurn {
-  bool active = false;     // the pool is loaded; when not, look again later
-  std::string pool;        // dm name to wait on
-  uint32_t event_nr = 0;   // the pool's event counter, read before usage was checked
-  std::string did;         // what autoextend did or warned about; empty when nothing
+  bool active = false;                 // the pool is loaded; when not, look again later
+  std::string pool;                    // dm name to wait on
+  uint32_t event_nr = 0;               // the pool's event counter, read before usage was checked
+  std::string did;                     // what autoextend did or warned about; empty when nothing
   std::optional<AutoextendHook> hook;  // due to run (direct and adopted pools)
 };
 
@@ -169,8 +177,19 @@ class Engine {
   DeviceRecord ImportLayer(const std::string& name, const std::string& parent, int tar_fd);
   void SealLayer(const std::string& name);
   DeviceRecord CreateContainer(const std::string& name, const std::string& from,
-                               std::optional<uint64_t> size);
+                               std::optional<uint64_t> size, const NewDeviceOptions& extra = {});
+  // A sealed layer from the base whose filesystem is empty: its root directory (mode 0755) holds
+  // nothing, not even lost+found. Services start parentless snapshots from it.
+  DeviceRecord CreateEmptyLayer(const std::string& name, const NewDeviceOptions& extra = {});
   DeviceRecord Commit(const std::string& container, const std::string& new_layer);
+  // Turns a container into a read-only layer named `new_layer` in place: no new thin device, one
+  // journal record (name, kind, labels and read-only flag change together), so a crash leaves
+  // either the container or the layer. The device is deactivated first (kBusy when open).
+  // containerd's Commit, where the active snapshot ceases to exist.
+  DeviceRecord CommitInPlace(const std::string& container, const std::string& new_layer,
+                             const std::map<std::string, std::string>& labels);
+  // Replaces a device's labels (one journal record).
+  DeviceRecord SetLabels(const std::string& name, const std::map<std::string, std::string>& labels);
   DeviceRecord CreateVolume(const std::string& name, uint64_t size, FsType fs);
   DeviceRecord CloneVolume(const std::string& source, const std::string& name);
   // Grows a container's or volume's thin device to `size` bytes and its filesystem (if any) to

@@ -107,8 +107,32 @@ DeviceRecord Engine::ImportLayer(const std::string& name, const std::string& par
   }
 }
 
+DeviceRecord Engine::CreateEmptyLayer(const std::string& name, const NewDeviceOptions& extra) {
+  Impl& m = *impl_;
+  DeviceRecord rec = CreateLayer(name, "");
+  rec.labels = extra.labels;
+  rec.labels[kImporting] = "1";  // half-made until sealed: check and repair know it by this
+  m.UpdateRecord(rec);
+  try {
+    {
+      auto mount = m.MountTemporarily(rec, /*read_only=*/false);
+      m.sys->RemoveDir(mount->dir() + "/lost+found");  // mkfs.ext4 makes it; xfs has none
+      mount->Release();
+    }
+    SealLayer(name);
+    return m.Find(name);
+  } catch (const Error& e) {
+    const DeviceRecord* half = m.catalog().FindByName(name);
+    if (half) {
+      if (m.ThinActive(half->id)) m.DeactivateThin(half->id, false);
+      m.DeleteDevice(*half);
+    }
+    throw e.Wrap("empty layer " + name + " (rolled back)");
+  }
+}
+
 DeviceRecord Engine::CreateContainer(const std::string& name, const std::string& from,
-                                     std::optional<uint64_t> size) {
+                                     std::optional<uint64_t> size, const NewDeviceOptions& extra) {
   Impl& m = *impl_;
   m.RequireActivePool();
   m.RequireNameFree(name);
@@ -129,8 +153,13 @@ DeviceRecord Engine::CreateContainer(const std::string& name, const std::string&
                 ErrorKind::kUsage);
   }
   if (want % 512 != 0) throw Error("--size must be a multiple of 512 bytes", ErrorKind::kUsage);
+  if (extra.read_only && want != layer.size_bytes) {
+    throw Error("a read-only container cannot be larger than its layer", ErrorKind::kUsage);
+  }
   m.CheckSpace("container create " + name);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
+  rec.labels = extra.labels;
+  rec.read_only = extra.read_only;
   m.CreateDevice(rec, &layer);
   if (want > layer.size_bytes) m.GrowOrRollBack(rec, "container create " + name);
   return rec;
@@ -147,6 +176,42 @@ DeviceRecord Engine::Commit(const std::string& container, const std::string& new
   rec.read_only = true;
   rec.labels["thinsnap.committed-from"] = container;
   m.CreateDevice(rec, &src);
+  return rec;
+}
+
+DeviceRecord Engine::CommitInPlace(const std::string& container, const std::string& new_layer,
+                                   const std::map<std::string, std::string>& labels) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.FindKind(container, DeviceKind::kContainer);
+  if (new_layer != container) m.RequireNameFree(new_layer);
+  if (rec.read_only) {
+    throw Error("'" + container + "' is a read-only container; only writable ones are committed",
+                ErrorKind::kUsage);
+  }
+  if (!rec.mountpoint.empty()) {
+    throw Error("'" + container + "' is mounted at " + rec.mountpoint + "; unmount it first",
+                ErrorKind::kBusy);
+  }
+  // Deactivated first: layers are activated read-only, and nothing may write to it once the
+  // record says it is a layer.
+  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, /*allow_deferred=*/false);
+  rec.name = new_layer;
+  rec.kind = DeviceKind::kLayer;
+  rec.read_only = true;
+  rec.active = false;
+  rec.labels = labels;
+  m.UpdateRecord(rec);
+  return rec;
+}
+
+DeviceRecord Engine::SetLabels(const std::string& name,
+                               const std::map<std::string, std::string>& labels) {
+  Impl& m = *impl_;
+  m.RequirePool();
+  DeviceRecord rec = m.Find(name);
+  rec.labels = labels;
+  m.UpdateRecord(rec);
   return rec;
 }
 
