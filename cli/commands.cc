@@ -47,6 +47,7 @@ Commands::Commands(CLI::App* app, GlobalOptions* global)
   AddDevices(app);
   AddQueries(app);
   AddBench(app);
+  AddServe(app);
 }
 
 Commands::~Commands() = default;

@@ -34,6 +34,7 @@ class Commands {
   void AddDevices(CLI::App* app);
   void AddQueries(CLI::App* app);
   void AddBench(CLI::App* app);
+  void AddServe(CLI::App* app);  // cli/serve.cc
   void On(CLI::App* sub, std::function<int()> run);
 
   CLI::App* app_;

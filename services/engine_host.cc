@@ -1,0 +1,51 @@
+#include "services/engine_host.h"
+
+#include <exception>
+#include <thread>
+
+namespace thinsnap {
+
+EngineHost::EngineHost(kernel::DeviceMapper* dm, kernel::System* sys, EngineHostOptions opts)
+    : dm_(dm), sys_(sys), opts_(std::move(opts)) {}
+
+EngineHost::~EngineHost() {
+  std::lock_guard<std::mutex> g(mu_);
+  Close();
+}
+
+void EngineHost::Recover() {
+  Run([](Engine&) {});
+}
+
+void EngineHost::Open() {
+  if (yield_next_) {
+    // The CLI polls the lock every 10 ms: leave it free long enough to be seen.
+    std::this_thread::sleep_for(std::chrono::milliseconds(opts_.yield_ms));
+    yield_next_ = false;
+  }
+  engine_ = Engine::Open(opts_.root, dm_, sys_, opts_.engine);
+  opened_at_ = std::chrono::steady_clock::now();
+}
+
+void EngineHost::Close() { engine_.reset(); }
+
+EngineHost::Session::Session(EngineHost* host) : host_(host) {
+  ++host_->waiting_;
+  turn_ = std::unique_lock<std::mutex>(host_->mu_);
+  --host_->waiting_;
+  if (!host_->engine_) host_->Open();
+}
+
+EngineHost::Session::~Session() {
+  bool others = host_->waiting_.load() > 0;
+  auto held = std::chrono::steady_clock::now() - host_->opened_at_;
+  bool too_long = held > std::chrono::milliseconds(host_->opts_.max_hold_ms);
+  // After an error the engine is closed too: the next call reopens the root, which reconciles
+  // whatever a failed kernel operation left, instead of trusting this engine's state.
+  if (std::uncaught_exceptions() > 0 || !others || too_long) {
+    host_->Close();
+    host_->yield_next_ = others;
+  }
+}
+
+}  // namespace thinsnap

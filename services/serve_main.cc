@@ -1,0 +1,79 @@
+// thinsnap-serve: the daemon behind `thinsnap serve` (the CLI execs it, so that the CLI's own
+// start does not pay for loading gRPC's libraries). Options are documented in README.md.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "metadata/error.h"
+#include "services/daemon.h"
+#include "thinpool/kernel/libdevmapper.h"
+#include "thinpool/kernel/real_system.h"
+
+namespace {
+
+// Every protocol the daemon can serve; each factory returns nullptr when not asked for.
+std::vector<thinsnap::ServiceFactory> Factories() {
+  return {
+      // containerd's snapshots service: added with services/containerd.
+      // Docker's graph driver plugin (issue #18): add its factory here.
+  };
+}
+
+int Serve(const thinsnap::ServeOptions& opts) {
+  thinsnap::kernel::LibDevmapper dm;
+  thinsnap::kernel::RealSystem sys;
+  thinsnap::EngineHostOptions host_opts;
+  host_opts.root = opts.root;
+  host_opts.engine.lock_timeout_ms = opts.lock_timeout_ms;
+  host_opts.engine.progress = [&opts](const std::string& line) {
+    if (opts.verbose) std::cerr << "thinsnap serve: " << line << "\n";
+  };
+  thinsnap::EngineHost host(&dm, &sys, host_opts);
+  return thinsnap::RunDaemon(opts, &host, Factories(), [](const std::string& line) {
+    std::cerr << "thinsnap serve: " << line << "\n";
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  thinsnap::ServeOptions opts;
+  if (const char* root = std::getenv("THINSNAP_ROOT")) opts.root = root;
+  double lock_timeout_s = 30;
+  std::string docker_name;
+  CLI::App app{
+      "thinsnap serve: containerd's snapshotter (and Docker's graph driver) over thinsnap"};
+  app.name("thinsnap serve");
+  app.add_option("--root", opts.root, "state directory (default /var/lib/thinsnap)");
+  app.add_option("--lock-timeout", lock_timeout_s,
+                 "seconds a request waits for a CLI command on the same root (default 30)");
+  app.add_flag("-v,--verbose", opts.verbose, "say more");
+  app.add_option("--address", opts.containerd_address,
+                 "containerd snapshots gRPC socket (default /run/thinsnap/containerd.sock); "
+                 "empty: do not serve containerd");
+  // The Docker graph driver plugin (issue #18) reads this option.
+  app.add_option("--docker-plugin", docker_name,
+                 "also serve Docker's graph driver plugin as NAME (default thinsnap)")
+      ->expected(0, 1)
+      ->default_str("thinsnap");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "thinsnap serve: " << e.what() << " (see thinsnap serve --help)\n";
+    return 2;
+  }
+  if (app.count("--docker-plugin") > 0)
+    opts.docker_plugin = docker_name.empty() ? "thinsnap" : docker_name;
+  opts.lock_timeout_ms = static_cast<int>(lock_timeout_s * 1000);
+  try {
+    return Serve(opts);
+  } catch (const thinsnap::Error& e) {
+    std::cerr << "thinsnap serve: " << e.what() << "\n";
+    return e.kind() == thinsnap::ErrorKind::kUsage ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "thinsnap serve: internal error: " << e.what() << "\n";
+    return 1;
+  }
+}
