@@ -1,4 +1,4 @@
-#include "metadata/error.h"
+#include "base/error.h"
 
 #include <cerrno>
 #include <cstring>
@@ -28,9 +28,9 @@ ErrorKind KindForErrno(int err) {
 }
 
 void ThrowErrno(std::string_view operation, int err) {
-  throw Error(std::string(operation) + ": " + std::strerror(err) + " (errno " +
-                  std::to_string(err) + ")",
-              KindForErrno(err), err);
+  throw Error(
+      std::string(operation) + ": " + std::strerror(err) + " (errno " + std::to_string(err) + ")",
+      KindForErrno(err), err);
 }
 
 }  // namespace thinsnap

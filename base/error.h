@@ -2,8 +2,8 @@
 // operation, the object it was done to and the errno, and caught only in cli/main.cc, which prints
 // what() as one line and maps kind() to the exit status. Layers add context by catching,
 // prefixing and rethrowing (Error::Wrap), never by swallowing.
-#ifndef THINSNAP_METADATA_ERROR_H_
-#define THINSNAP_METADATA_ERROR_H_
+#ifndef THINSNAP_BASE_ERROR_H_
+#define THINSNAP_BASE_ERROR_H_
 
 #include <stdexcept>
 #include <string>
@@ -47,4 +47,4 @@ ErrorKind KindForErrno(int err);
 
 }  // namespace thinsnap
 
-#endif  // THINSNAP_METADATA_ERROR_H_
+#endif  // THINSNAP_BASE_ERROR_H_

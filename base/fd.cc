@@ -1,4 +1,4 @@
-#include "thinpool/kernel/fd.h"
+#include "base/fd.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,9 +6,9 @@
 #include <cerrno>
 #include <utility>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap {
 
 UniqueFd::UniqueFd(UniqueFd&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), what_(std::move(other.what_)) {}
@@ -40,4 +40,4 @@ void UniqueFd::Close() {
 
 int UniqueFd::Release() { return std::exchange(fd_, -1); }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap

@@ -4,12 +4,12 @@
 // silently for the error paths where an exception is already on its way.
 //
 // Thread-safety: none; one owner at a time.
-#ifndef THINSNAP_THINPOOL_KERNEL_FD_H_
-#define THINSNAP_THINPOOL_KERNEL_FD_H_
+#ifndef THINSNAP_BASE_FD_H_
+#define THINSNAP_BASE_FD_H_
 
 #include <string>
 
-namespace thinsnap::kernel {
+namespace thinsnap {
 
 class UniqueFd {
  public:
@@ -40,6 +40,6 @@ class UniqueFd {
   std::string what_;
 };
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap
 
-#endif  // THINSNAP_THINPOOL_KERNEL_FD_H_
+#endif  // THINSNAP_BASE_FD_H_

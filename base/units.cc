@@ -1,11 +1,11 @@
-#include "thinpool/units.h"
+#include "base/units.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <limits>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

@@ -1,7 +1,7 @@
 // Sizes as people write them ("10G", "64k", "512M", "1T", "4096") and as we print them.
 // Suffixes are binary (k = 1024), case-insensitive, an optional trailing "iB"/"B" is accepted.
-#ifndef THINSNAP_THINPOOL_UNITS_H_
-#define THINSNAP_THINPOOL_UNITS_H_
+#ifndef THINSNAP_BASE_UNITS_H_
+#define THINSNAP_BASE_UNITS_H_
 
 #include <cstdint>
 #include <string>
@@ -23,4 +23,4 @@ std::string FormatImportProgress(std::string_view name, uint64_t bytes, uint64_t
 
 }  // namespace thinsnap
 
-#endif  // THINSNAP_THINPOOL_UNITS_H_
+#endif  // THINSNAP_BASE_UNITS_H_

@@ -1,4 +1,4 @@
-#include "thinpool/cow_bench.h"
+#include "bench/cow_bench.h"
 
 #include <algorithm>
 #include <exception>
@@ -6,9 +6,9 @@
 #include <memory>
 #include <utility>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/units.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/units.h"
 
 namespace thinsnap {
 namespace {
@@ -84,8 +84,8 @@ CowRow Combine(const std::vector<CowRow>& reps) {
     std::sort(v.begin(), v.end());
     return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
   };
-  for (double CowRow::*f : {&CowRow::iops, &CowRow::mib_per_s, &CowRow::mean_us, &CowRow::p50_us,
-                            &CowRow::p99_us}) {
+  for (double CowRow::*f :
+       {&CowRow::iops, &CowRow::mib_per_s, &CowRow::mean_us, &CowRow::p50_us, &CowRow::p99_us}) {
     row.*f = median(f);
   }
   row.ios = 0;
@@ -225,9 +225,9 @@ void Experiment::RunChain(Engine& engine, uint64_t block) {
   for (unsigned rep = 0; rep < o_.reps; ++rep) {
     for (unsigned d : depths) {
       dev = engine.Activate(name(d));
-      reps[d].push_back(RowFrom(
-          "chain_read", block,
-          Io(dev, kernel::IoPattern::kRandRead, kChainReadSize, block, p.region), int(d)));
+      reps[d].push_back(
+          RowFrom("chain_read", block,
+                  Io(dev, kernel::IoPattern::kRandRead, kChainReadSize, block, p.region), int(d)));
       engine.Deactivate(name(d));
     }
     if (!raw_.empty() && !raw_after_) raw_reps.push_back(RawRead(block, p.region));
@@ -286,7 +286,8 @@ void Experiment::RawAfterPools() {
   }
   if (chain_block_) {
     std::vector<CowRow> reps;
-    for (unsigned rep = 0; rep < o_.reps; ++rep) reps.push_back(RawRead(chain_block_, chain_region_));
+    for (unsigned rep = 0; rep < o_.reps; ++rep)
+      reps.push_back(RawRead(chain_block_, chain_region_));
     result_.rows.push_back(Combine(reps));
   }
 }

@@ -28,17 +28,17 @@
 //
 // Errors: thinsnap::Error; scratch pools and bench-cow-* devices are cleaned up on the way out
 // (best effort; a failed cleanup is reported after the original error's message).
-#ifndef THINSNAP_THINPOOL_COW_BENCH_H_
-#define THINSNAP_THINPOOL_COW_BENCH_H_
+#ifndef THINSNAP_BENCH_COW_BENCH_H_
+#define THINSNAP_BENCH_COW_BENCH_H_
 
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "bench/io_bench.h"
 #include "thinpool/engine.h"
 #include "thinpool/kernel/device_mapper.h"
-#include "thinpool/kernel/io_bench.h"
 #include "thinpool/kernel/system.h"
 
 namespace thinsnap {
@@ -47,14 +47,14 @@ enum class CowPools { kScratchLoop, kScratchDirect, kCurrent };
 
 struct CowBenchOptions {
   CowPools pools = CowPools::kScratchLoop;
-  std::string scratch;                         // kScratchLoop: a directory
-  std::string data_device, metadata_device;    // kScratchDirect
-  bool force = false;                          // kScratchDirect: overwrite signatures
-  std::string raw_device;                      // optional baseline device
+  std::string scratch;                       // kScratchLoop: a directory
+  std::string data_device, metadata_device;  // kScratchDirect
+  bool force = false;                        // kScratchDirect: overwrite signatures
+  std::string raw_device;                    // optional baseline device
   std::vector<uint64_t> block_sizes = {64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20};
   std::vector<uint64_t> io_sizes = {4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 20};
   std::vector<unsigned> depths = {1, 2, 4, 8, 16, 32, 64};
-  unsigned ios = 256;                // I/Os per measurement (fewer when max_region is reached)
+  unsigned ios = 256;                 // I/Os per measurement (fewer when max_region is reached)
   uint64_t max_region = 64ull << 20;  // bytes one measurement may span
   unsigned iodepth = 1;
   // Every measurement is repeated; rows carry the median of the repetitions' statistics. The raw
@@ -65,7 +65,7 @@ struct CowBenchOptions {
 };
 
 struct CowRow {
-  std::string experiment;  // first_write, owned_write, cow_write, raw_write, chain_read, raw_read
+  std::string experiment;   // first_write, owned_write, cow_write, raw_write, chain_read, raw_read
   uint64_t pool_block = 0;  // bytes; the block size of the pool (raw rows: of the pattern)
   uint64_t io_size = 0;     // bytes per I/O
   uint64_t stride = 0;      // bytes between I/O starts
@@ -96,8 +96,8 @@ CowBenchResult RunCowBench(const CowBenchOptions& options, kernel::DeviceMapper*
 // statistic). Throws Error(kUsage) naming the line that does not parse.
 std::vector<CowRow> ParseCowCsv(const std::string& csv);
 
-// Human-readable tables: per pool block size, write latency (result.stat) by I/O size for raw, first, owned
-// and cow writes with the cow/owned ratio; then read latency by chain depth.
+// Human-readable tables: per pool block size, write latency (result.stat) by I/O size for raw,
+// first, owned and cow writes with the cow/owned ratio; then read latency by chain depth.
 std::string FormatCowTable(const CowBenchResult& result);
 // One header line and one line per row; columns named in the header. Parses with any CSV reader.
 std::string FormatCowCsv(const CowBenchResult& result);
@@ -107,4 +107,4 @@ std::string FormatCowSvg(const CowBenchResult& result);
 
 }  // namespace thinsnap
 
-#endif  // THINSNAP_THINPOOL_COW_BENCH_H_
+#endif  // THINSNAP_BENCH_COW_BENCH_H_

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "metadata/error.h"
-#include "thinpool/cow_bench.h"
+#include "base/error.h"
+#include "bench/cow_bench.h"
 
 namespace thinsnap {
 namespace {
@@ -32,11 +32,20 @@ std::string Escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -100,9 +109,10 @@ const char* const kWriteColors[] = {"#7f7f7f", "#1f77b4", "#2ca02c", "#d62728"};
 
 std::string FormatCowTable(const CowBenchResult& r) {
   std::string out;
-  out += Printf("bench cow: %s latency in microseconds, iodepth %u, median of %u runs; one I/O per "
-                "pool block (stride max(I/O size, block)), random order\n",
-                r.stat.c_str(), r.iodepth, r.reps);
+  out += Printf(
+      "bench cow: %s latency in microseconds, iodepth %u, median of %u runs; one I/O per "
+      "pool block (stride max(I/O size, block)), random order\n",
+      r.stat.c_str(), r.iodepth, r.reps);
   if (!r.raw_device.empty()) out += "raw baseline: " + r.raw_device + "\n";
   for (const std::string& n : r.notes) out += "note: " + n + "\n";
   const std::vector<uint64_t> io_sizes = Distinct(r, "first_write", &CowRow::io_size);
@@ -116,9 +126,9 @@ std::string FormatCowTable(const CowBenchResult& r) {
       const CowRow* owned = Find(r, "owned_write", block, s);
       const CowRow* cow = Find(r, "cow_write", block, s);
       out += Printf("%-8s %10s %10s %10s %10s %10s %12s\n", SizeLabel(s).c_str(),
-                    Cell(raw, r.stat).c_str(), Cell(first, r.stat).c_str(), Cell(owned, r.stat).c_str(),
-                    Cell(cow, r.stat).c_str(), Ratio(cow, owned, r.stat).c_str(),
-                    Ratio(first, owned, r.stat).c_str());
+                    Cell(raw, r.stat).c_str(), Cell(first, r.stat).c_str(),
+                    Cell(owned, r.stat).c_str(), Cell(cow, r.stat).c_str(),
+                    Ratio(cow, owned, r.stat).c_str(), Ratio(first, owned, r.stat).c_str());
     }
   }
   const std::vector<int> depths = ChainDepths(r);
@@ -254,8 +264,8 @@ void Frame(std::string& svg, const Panel& p, const LogAxis& a, const std::string
   svg += Printf("<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" class=\"frame\"/>\n",
                 p.x, p.y, p.w, p.h);
   for (size_t i = 0; i < xlabels.size(); ++i) {
-    svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"xlab\">%s</text>\n",
-                  p.Px(i, xlabels.size()), p.y + p.h + 14, Escape(xlabels[i]).c_str());
+    svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"xlab\">%s</text>\n", p.Px(i, xlabels.size()),
+                  p.y + p.h + 14, Escape(xlabels[i]).c_str());
   }
   svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"xlab\">%s</text>\n", p.x + p.w / 2,
                 p.y + p.h + 30, Escape(xname).c_str());
@@ -273,16 +283,16 @@ void Series(std::string& svg, const Panel& p, const LogAxis& a,
                 points.c_str(), color, dashed ? " stroke-dasharray=\"5,4\"" : "");
   for (size_t i = 0; i < values.size(); ++i) {
     if (!values[i]) continue;
-    svg += Printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n",
-                  p.Px(i, values.size()), p.Py(a, *values[i]), color);
+    svg += Printf("<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"/>\n", p.Px(i, values.size()),
+                  p.Py(a, *values[i]), color);
   }
 }
 
 void Legend(std::string& svg, double x, double y,
             const std::vector<std::pair<std::string, const char*>>& entries) {
   for (const auto& [label, color] : entries) {
-    svg += Printf("<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", x,
-                  y - 4, color);
+    svg += Printf("<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", x, y - 4,
+                  color);
     svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">%s</text>\n", x + 18, y,
                   Escape(label).c_str());
     x += 30 + 6.5 * static_cast<double>(label.size());

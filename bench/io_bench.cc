@@ -1,4 +1,4 @@
-#include "thinpool/kernel/io_bench.h"
+#include "bench/io_bench.h"
 
 #include <fcntl.h>
 #include <liburing.h>
@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/io_bench_internal.h"
+#include "base/error.h"
+#include "bench/io_bench_internal.h"
 
 namespace thinsnap::kernel {
 namespace bench_internal {
@@ -485,7 +485,9 @@ struct CpuSample {
 CpuSample SampleCpu() {
   rusage ru;
   if (getrusage(RUSAGE_SELF, &ru) != 0) ThrowErrno("getrusage", errno);
-  auto seconds = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  auto seconds = [](const timeval& tv) {
+    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
+  };
   return {seconds(ru.ru_utime), seconds(ru.ru_stime), NowNs()};
 }
 

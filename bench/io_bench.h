@@ -22,14 +22,14 @@
 //  - Latency is submit->complete (fio's clat) on CLOCK_MONOTONIC.
 //  - Writes are not fsync'd at the end (fio end_fsync=0).
 //
-// Errors: RunIoBench throws thinsnap::Error (metadata/error.h) naming the operation and path, e.g.
+// Errors: RunIoBench throws thinsnap::Error (base/error.h) naming the operation and path, e.g.
 // "open /dev/nvme0n1 O_DIRECT: Invalid argument (errno 22)". Invalid options (e.g. bs not a
 // multiple of the target's logical block size) are reported with ErrorKind::kUsage before any I/O.
 //
 // Thread-safety: RunIoBench may be called from any thread; it blocks until the run is over and
 // calls the progress callback on the calling thread.
-#ifndef THINSNAP_THINPOOL_KERNEL_IO_BENCH_H_
-#define THINSNAP_THINPOOL_KERNEL_IO_BENCH_H_
+#ifndef THINSNAP_BENCH_IO_BENCH_H_
+#define THINSNAP_BENCH_IO_BENCH_H_
 
 #include <cstdint>
 #include <functional>
@@ -38,7 +38,7 @@
 #include <string>
 #include <string_view>
 
-#include "thinpool/kernel/latency_histogram.h"
+#include "bench/latency_histogram.h"
 
 namespace thinsnap::kernel {
 
@@ -69,7 +69,7 @@ struct IoBenchOptions {
   // e.g. one 4 KiB write per 1 MiB pool block. REQUIRES: 0 or >= bs, a multiple of the target's
   // logical block size.
   uint64_t stride = 0;
-  unsigned iodepth = 32;     // I/Os in flight per job
+  unsigned iodepth = 32;  // I/Os in flight per job
   // io_uring: I/Os queued per io_uring_enter; 0 = all free slots at once (the default). fio's
   // default (iodepth_batch_submit=1) submits each I/O as soon as a slot frees: 1 here.
   unsigned submit_batch = 0;
@@ -163,4 +163,4 @@ class IoSequence {
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_THINPOOL_KERNEL_IO_BENCH_H_
+#endif  // THINSNAP_BENCH_IO_BENCH_H_

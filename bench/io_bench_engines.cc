@@ -10,8 +10,8 @@
 #include <thread>
 #include <vector>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/io_bench_internal.h"
+#include "base/error.h"
+#include "bench/io_bench_internal.h"
 
 namespace thinsnap::kernel::bench_internal {
 namespace {

@@ -6,10 +6,9 @@
 #include <cstdio>
 #include <string>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/io_bench_internal.h"
-
-#include "thinpool/kernel/io_bench.h"
+#include "base/error.h"
+#include "bench/io_bench.h"
+#include "bench/io_bench_internal.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -1,14 +1,14 @@
 // Internals of io_bench.cc shared with io_bench_engines.cc: the RAII handles and the per-job
 // contract between the coordinator (RunIoBench) and the engines. Not part of the API.
-#ifndef THINSNAP_THINPOOL_KERNEL_IO_BENCH_INTERNAL_H_
-#define THINSNAP_THINPOOL_KERNEL_IO_BENCH_INTERNAL_H_
+#ifndef THINSNAP_BENCH_IO_BENCH_INTERNAL_H_
+#define THINSNAP_BENCH_IO_BENCH_INTERNAL_H_
 
 #include <atomic>
 #include <cstdint>
 #include <string>
 
-#include "thinpool/kernel/io_bench.h"
-#include "thinpool/kernel/latency_histogram.h"
+#include "bench/io_bench.h"
+#include "bench/latency_histogram.h"
 
 namespace thinsnap::kernel::bench_internal {
 
@@ -90,4 +90,4 @@ void RunPsyncJob(const JobSpec& spec, JobCounters& counters, JobOutput& out);
 
 }  // namespace thinsnap::kernel::bench_internal
 
-#endif  // THINSNAP_THINPOOL_KERNEL_IO_BENCH_INTERNAL_H_
+#endif  // THINSNAP_BENCH_IO_BENCH_INTERNAL_H_

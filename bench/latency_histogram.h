@@ -6,8 +6,8 @@
 //
 // Thread-safety: none. The intended use is one histogram per thread, recorded without locks or
 // atomics, and merged with Merge() after the threads have been joined.
-#ifndef THINSNAP_THINPOOL_KERNEL_LATENCY_HISTOGRAM_H_
-#define THINSNAP_THINPOOL_KERNEL_LATENCY_HISTOGRAM_H_
+#ifndef THINSNAP_BENCH_LATENCY_HISTOGRAM_H_
+#define THINSNAP_BENCH_LATENCY_HISTOGRAM_H_
 
 #include <cstdint>
 #include <vector>
@@ -55,4 +55,4 @@ class LatencyHistogram {
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_THINPOOL_KERNEL_LATENCY_HISTOGRAM_H_
+#endif  // THINSNAP_BENCH_LATENCY_HISTOGRAM_H_

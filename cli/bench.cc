@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <iostream>
 
+#include "base/error.h"
+#include "base/units.h"
+#include "bench/io_bench.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "metadata/error.h"
-#include "thinpool/kernel/io_bench.h"
 #include "thinpool/kernel/libdevmapper.h"
-#include "thinpool/kernel/real_system.h"
-#include "thinpool/units.h"
+#include "thinpool/real_system.h"
 
 namespace thinsnap::cli {
 namespace {

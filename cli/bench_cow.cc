@@ -1,18 +1,18 @@
-// `thinsnap bench cow`: the snapshot experiment (thinpool/cow_bench.h) on the command line.
+// `thinsnap bench cow`: the snapshot experiment (bench/cow_bench.h) on the command line.
 #include <unistd.h>
 
 #include <iostream>
 #include <memory>
 #include <sstream>
 
+#include "base/error.h"
+#include "base/units.h"
+#include "bench/cow_bench.h"
 #include "cli/bench.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "metadata/error.h"
-#include "thinpool/cow_bench.h"
 #include "thinpool/kernel/libdevmapper.h"
-#include "thinpool/kernel/real_system.h"
-#include "thinpool/units.h"
+#include "thinpool/real_system.h"
 
 namespace thinsnap::cli {
 namespace {

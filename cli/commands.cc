@@ -6,12 +6,12 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "base/error.h"
+#include "base/units.h"
 #include "cli/bench.h"
 #include "cli/output.h"
-#include "metadata/error.h"
 #include "thinpool/kernel/libdevmapper.h"
-#include "thinpool/kernel/real_system.h"
-#include "thinpool/units.h"
+#include "thinpool/real_system.h"
 
 namespace thinsnap::cli {
 

@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "base/error.h"
 #include "cli/commands.h"
-#include "metadata/error.h"
 
 int main(int argc, char** argv) {
   thinsnap::cli::GlobalOptions global;

@@ -4,7 +4,7 @@
 #include <ctime>
 #include <iostream>
 
-#include "thinpool/units.h"
+#include "base/units.h"
 
 namespace thinsnap::cli {
 

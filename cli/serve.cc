@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <vector>
 
+#include "base/error.h"
 #include "cli/commands.h"
-#include "metadata/error.h"
 
 namespace thinsnap::cli {
 namespace {

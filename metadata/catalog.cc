@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <cstring>
 
+#include "base/error.h"
 #include "metadata/crc32c.h"
-#include "metadata/error.h"
 
 namespace thinsnap {
 

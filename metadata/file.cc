@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

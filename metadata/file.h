@@ -1,8 +1,8 @@
 // FileSystem: the few file operations the metadata store needs, behind an interface so that
-// tests can inject faults (tests/fault_fs.h simulates power cuts that lose unsynced writes).
+// tests can inject faults (tests/fakes/fault_fs.h simulates power cuts that lose unsynced writes).
 // PosixFileSystem is the real one. Every failure throws through ThrowErrno, naming the path.
 //
-// Durability model assumed by metadata/store.cc (and simulated by tests/fault_fs.h):
+// Durability model assumed by metadata/store.cc (and simulated by tests/fakes/fault_fs.h):
 //   - data appended to a file is durable only after WritableFile::Sync() on it;
 //   - a created, renamed or removed name is durable only after SyncDir() on its directory;
 //   - Truncate() is durable when it returns.

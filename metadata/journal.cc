@@ -3,8 +3,8 @@
 #include <cstring>
 #include <optional>
 
+#include "base/error.h"
 #include "metadata/crc32c.h"
-#include "metadata/error.h"
 #include "metadata/file.h"
 
 namespace thinsnap {

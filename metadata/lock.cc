@@ -9,7 +9,7 @@
 #include <thread>
 #include <utility>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

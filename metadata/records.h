@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "base/fs_type.h"
+
 namespace thinsnap {
 
 // Thin device ids are 24-bit in the kernel.
@@ -17,7 +19,6 @@ inline constexpr uint32_t kMaxThinId = (1u << 24) - 1;
 inline constexpr uint32_t kNoParent = UINT32_MAX;
 
 enum class DeviceKind : uint8_t { kBase = 1, kLayer = 2, kContainer = 3, kVolume = 4 };
-enum class FsType : uint8_t { kNone = 0, kExt4 = 1, kXfs = 2 };
 
 enum class DeviceState : uint8_t {
   kReady = 1,          // usable

@@ -1,7 +1,7 @@
 #include "metadata/store.h"
 
+#include "base/error.h"
 #include "metadata/codec.h"
-#include "metadata/error.h"
 #include "metadata/fault.h"
 #include "metadata/file.h"
 #include "metadata/journal.h"

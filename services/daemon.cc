@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

@@ -5,10 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "services/daemon.h"
 #include "thinpool/kernel/libdevmapper.h"
-#include "thinpool/kernel/real_system.h"
+#include "thinpool/real_system.h"
 
 namespace {
 

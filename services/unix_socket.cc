@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

@@ -9,9 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "metadata/error.h"
-#include "tests/fake_device_mapper.h"
-#include "tests/fake_system.h"
+#include "base/error.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fake_system.h"
 
 namespace thinsnap {
 namespace {

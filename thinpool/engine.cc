@@ -2,10 +2,10 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/units.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/units.h"
 
 namespace thinsnap {
 
@@ -233,12 +233,13 @@ kernel::RemoveResult Engine::Impl::DeactivateThin(uint32_t id, bool allow_deferr
     // Say which device and why in words; the kernel's own text follows.
     const DeviceRecord* rec = catalog().FindById(id);
     std::optional<kernel::DeviceInfo> info = dm->Info(name);
-    std::string who = rec ? "'" + rec->name + "' (" + dm->DevicePath(name) + ")"
-                          : dm->DevicePath(name);
+    std::string who =
+        rec ? "'" + rec->name + "' (" + dm->DevicePath(name) + ")" : dm->DevicePath(name);
     std::string opens = info ? " (open count " + std::to_string(info->open_count) + ")" : "";
     throw Error("cannot deactivate " + who + ": the device is busy, still open" + opens +
                     " by a process or a mount outside thinsnap; close it and retry (thinsnap rm "
-                    "would defer the removal instead). Kernel: " + e.what(),
+                    "would defer the removal instead). Kernel: " +
+                    e.what(),
                 ErrorKind::kBusy, EBUSY);
   }
 }

@@ -3,10 +3,10 @@
 #include <map>
 #include <set>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/units.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/units.h"
 
 namespace thinsnap {
 
@@ -221,8 +221,8 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string
   bool loopback = s.mode == PoolMode::kLoopback;
   const std::string& meta = s.metadata_path;
   // Loopback pools made before spares were reserved get theirs now.
-  std::string spare = s.metadata_spare.empty() && loopback ? root + "/metadata.spare"
-                                                           : s.metadata_spare;
+  std::string spare =
+      s.metadata_spare.empty() && loopback ? root + "/metadata.spare" : s.metadata_spare;
   if (spare.empty()) {
     throw Error("the metadata on " + meta +
                     " is damaged and the pool has no spare metadata area (direct mode: "

@@ -2,10 +2,10 @@
 // mounts, removal, and the tree operations (import, diff, export) on mounted filesystems.
 #include <cstdio>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/units.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/units.h"
 
 namespace thinsnap {
 namespace {

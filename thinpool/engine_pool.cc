@@ -3,10 +3,10 @@
 #include <cstdio>
 #include <random>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/units.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/units.h"
 
 namespace thinsnap {
 namespace {
@@ -208,8 +208,7 @@ void Engine::Impl::InspectForAdoption(const PoolCreateOptions& o, PoolSettings* 
                                       PoolConfig* config) {
   s->adopted_pool = ResolveThinPool(o.thinpool);
   const std::string& pool = s->adopted_pool;
-  kernel::ParsedPoolTable table =
-      kernel::ParsePoolTableParams(dm->GetTable(pool).front().params);
+  kernel::ParsedPoolTable table = kernel::ParsePoolTableParams(dm->GetTable(pool).front().params);
   // The pool's own settings, whatever the options said: thinsnap never reloads its table.
   s->block_size = table.block_sectors * 512;
   s->no_space = table.features.error_if_no_space ? NoSpacePolicy::kError : NoSpacePolicy::kQueue;

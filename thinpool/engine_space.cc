@@ -3,10 +3,10 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/units.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/units.h"
 
 namespace thinsnap {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

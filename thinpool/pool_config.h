@@ -24,7 +24,7 @@ struct PoolSettings {
   // Where `pool repair` writes repaired metadata (like LVM's pmspare): a file next to the
   // metadata file in loopback mode, an optional --metadata-spare device in direct mode.
   std::string metadata_spare;
-  std::string adopted_pool;   // kAdopted: the dm name of the existing pool
+  std::string adopted_pool;  // kAdopted: the dm name of the existing pool
   uint64_t block_size = 64 << 10;
   FsType fs = FsType::kExt4;
   uint64_t base_size = 10ull << 30;
@@ -47,7 +47,6 @@ struct PoolSettings {
 };
 
 const char* PoolModeName(PoolMode mode);
-using kernel::FsTypeName;  // "ext4", "xfs", "none"
 FsType ParseFsType(const std::string& text, bool allow_none);
 const char* DeviceKindName(DeviceKind kind);
 

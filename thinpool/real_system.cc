@@ -1,4 +1,4 @@
-#include "thinpool/kernel/real_system.h"
+#include "thinpool/real_system.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,16 +12,16 @@
 #include <fstream>
 #include <thread>
 
-#include "metadata/error.h"
+#include "base/error.h"
+#include "base/fd.h"
 #include "thinpool/kernel/blockdev.h"
-#include "thinpool/kernel/fd.h"
 #include "thinpool/kernel/fs_tools.h"
-#include "thinpool/kernel/layer_tar.h"
 #include "thinpool/kernel/loop.h"
 #include "thinpool/kernel/mount.h"
 #include "thinpool/kernel/process.h"
-#include "thinpool/kernel/tar_export.h"
-#include "thinpool/kernel/tree_diff.h"
+#include "thinpool/layers/layer_tar.h"
+#include "thinpool/layers/tar_export.h"
+#include "thinpool/layers/tree_diff.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -1,7 +1,7 @@
 // RealSystem: the System interface (thinpool/kernel/system.h) over the real kernel and tools,
 // delegating to the loop, blockdev, mount, fs_tools, layer_tar, tree_diff and tar_export modules.
-#ifndef THINSNAP_THINPOOL_KERNEL_REAL_SYSTEM_H_
-#define THINSNAP_THINPOOL_KERNEL_REAL_SYSTEM_H_
+#ifndef THINSNAP_THINPOOL_REAL_SYSTEM_H_
+#define THINSNAP_THINPOOL_REAL_SYSTEM_H_
 
 #include "thinpool/kernel/system.h"
 
@@ -53,4 +53,4 @@ uint64_t ResidentSetBytes();
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_THINPOOL_KERNEL_REAL_SYSTEM_H_
+#endif  // THINSNAP_THINPOOL_REAL_SYSTEM_H_

@@ -3,7 +3,7 @@
 #include <cerrno>
 #include <sstream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "metadata/fault.h"
 #include "thinpool/kernel/thin_status.h"
 

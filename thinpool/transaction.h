@@ -31,7 +31,7 @@
 
 #include <string>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "metadata/records.h"
 #include "metadata/store.h"
 #include "thinpool/kernel/device_mapper.h"

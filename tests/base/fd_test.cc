@@ -1,10 +1,10 @@
-#include "thinpool/kernel/fd.h"
+#include "base/fd.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

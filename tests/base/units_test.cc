@@ -1,8 +1,8 @@
-#include "thinpool/units.h"
+#include "base/units.h"
 
 #include <gtest/gtest.h>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

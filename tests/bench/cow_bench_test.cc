@@ -1,7 +1,7 @@
 // bench cow's outputs (table, CSV, SVG) on synthetic rows, and its refusal of bad options before
 // it touches the kernel. The measurements themselves run against dm-thin in
 // vm-tests/scenarios/bench_cow.sh.
-#include "thinpool/cow_bench.h"
+#include "bench/cow_bench.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

@@ -1,8 +1,8 @@
-// Tests of thinpool/kernel/io_bench.h and latency_histogram.h: the histogram against known
+// Tests of bench/io_bench.h and latency_histogram.h: the histogram against known
 // distributions, the I/O sequence's bounds and coverage, and real runs of both engines against a
 // file on disk (O_DIRECT needs a real file system) and a loop device attached here (needs root;
 // skipped otherwise).
-#include "thinpool/kernel/io_bench.h"
+#include "bench/io_bench.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/latency_histogram.h"
+#include "base/error.h"
+#include "bench/latency_histogram.h"
 
 namespace thinsnap::kernel {
 namespace {
@@ -466,7 +466,7 @@ TEST(IoBench, TimeBasedRunReportsProgressAboutOnceASecond) {
     o.progress = [&](const IoBenchProgress& p) { seen.push_back(p); };
     const IoBenchResult r = RunIoBench(o);
     EXPECT_NEAR(r.elapsed_seconds, 1.6, 0.6);  // wide: the build hosts are shared and loaded
-    ASSERT_GE(seen.size(), 2u);  // at ~1 s and ~2 s of the ~2.6 s run
+    ASSERT_GE(seen.size(), 2u);                // at ~1 s and ~2 s of the ~2.6 s run
     EXPECT_NEAR(seen[0].elapsed_seconds, 1.0, 0.6);
     EXPECT_GT(seen[1].ios, seen[0].ios);
     EXPECT_EQ(seen[1].bytes, seen[1].ios * o.bs);

@@ -1,11 +1,11 @@
-#include "tests/fake_device_mapper.h"
+#include "tests/fakes/fake_device_mapper.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <sstream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "thinpool/kernel/dm_tables.h"
 
 namespace thinsnap::kernel {

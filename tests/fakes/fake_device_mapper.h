@@ -19,8 +19,8 @@
 // Deterministic: no clocks, no sleeps (Remove does not wait: busy is busy). WaitEvent never
 // blocks: when no event is pending it throws instead of hanging the test.
 // Thread-safety: none; one thread at a time.
-#ifndef THINSNAP_TESTS_FAKE_DEVICE_MAPPER_H_
-#define THINSNAP_TESTS_FAKE_DEVICE_MAPPER_H_
+#ifndef THINSNAP_TESTS_FAKES_FAKE_DEVICE_MAPPER_H_
+#define THINSNAP_TESTS_FAKES_FAKE_DEVICE_MAPPER_H_
 
 #include <cstdint>
 #include <map>
@@ -202,4 +202,4 @@ class FakeDeviceMapper : public DeviceMapper {
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_TESTS_FAKE_DEVICE_MAPPER_H_
+#endif  // THINSNAP_TESTS_FAKES_FAKE_DEVICE_MAPPER_H_

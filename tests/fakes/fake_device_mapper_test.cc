@@ -1,9 +1,9 @@
 // Behaviour of FakeDeviceMapper beyond the shared conformance suite: its test hooks.
-#include "tests/fake_device_mapper.h"
+#include "tests/fakes/fake_device_mapper.h"
 
 #include <gtest/gtest.h>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "thinpool/kernel/dm_tables.h"
 
 namespace thinsnap::kernel {

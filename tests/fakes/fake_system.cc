@@ -1,8 +1,8 @@
-#include "tests/fake_system.h"
+#include "tests/fakes/fake_system.h"
 
 #include <unistd.h>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

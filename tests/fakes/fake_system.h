@@ -1,14 +1,14 @@
 // FakeSystem: kernel::System for engine unit tests. Files, loop devices, filesystems and mounts
 // are entries in maps; thin_ls answers from a FakeDeviceMapper's pool metadata; layer tarballs
 // are read whole and "applied" by remembering their bytes. Deterministic.
-#ifndef THINSNAP_TESTS_FAKE_SYSTEM_H_
-#define THINSNAP_TESTS_FAKE_SYSTEM_H_
+#ifndef THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_
+#define THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_
 
 #include <map>
 #include <set>
 #include <string>
 
-#include "tests/fake_device_mapper.h"
+#include "tests/fakes/fake_device_mapper.h"
 #include "thinpool/kernel/system.h"
 
 namespace thinsnap::kernel {
@@ -91,4 +91,4 @@ class FakeSystem : public System {
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_TESTS_FAKE_SYSTEM_H_
+#endif  // THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_

@@ -1,8 +1,8 @@
-#include "tests/fault_fs.h"
+#include "tests/fakes/fault_fs.h"
 
 #include <cerrno>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap {
 namespace {

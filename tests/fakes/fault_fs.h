@@ -10,8 +10,8 @@
 //
 // Paths are plain strings; a directory is the part before the last '/'. Not thread-safe.
 // Reusable by any test that opens a Store with StoreOptions{.fs = &fault_fs}.
-#ifndef THINSNAP_TESTS_FAULT_FS_H_
-#define THINSNAP_TESTS_FAULT_FS_H_
+#ifndef THINSNAP_TESTS_FAKES_FAULT_FS_H_
+#define THINSNAP_TESTS_FAKES_FAULT_FS_H_
 
 #include <cstdint>
 #include <map>
@@ -77,4 +77,4 @@ class FaultFileSystem : public FileSystem {
 
 }  // namespace thinsnap
 
-#endif  // THINSNAP_TESTS_FAULT_FS_H_
+#endif  // THINSNAP_TESTS_FAKES_FAULT_FS_H_

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "metadata/error.h"
-#include "tests/kernel_test_util.h"
+#include "base/error.h"
+#include "tests/kernel/kernel_test_util.h"
 #include "thinpool/kernel/fs_tools.h"
 #include "thinpool/kernel/loop.h"
 #include "thinpool/kernel/process.h"

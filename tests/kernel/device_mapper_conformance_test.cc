@@ -12,12 +12,12 @@
 #include <memory>
 #include <thread>
 
-#include "metadata/error.h"
-#include "tests/fake_device_mapper.h"
-#include "tests/kernel_test_util.h"
+#include "base/error.h"
+#include "base/fd.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/kernel/kernel_test_util.h"
 #include "thinpool/kernel/blockdev.h"
 #include "thinpool/kernel/dm_tables.h"
-#include "thinpool/kernel/fd.h"
 #include "thinpool/kernel/libdevmapper.h"
 #include "thinpool/kernel/loop.h"
 #include "thinpool/kernel/thin_status.h"

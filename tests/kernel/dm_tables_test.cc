@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "metadata/error.h"
-#include "tests/kernel_test_util.h"
+#include "base/error.h"
+#include "tests/kernel/kernel_test_util.h"
 #include "thinpool/kernel/blockdev.h"
 
 namespace thinsnap::kernel {

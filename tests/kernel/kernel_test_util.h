@@ -1,7 +1,7 @@
 // Helpers for the kernel tests: a temporary directory removed at the end of the test, and skips
 // for hosts without the needed privileges or devices.
-#ifndef THINSNAP_TESTS_KERNEL_TEST_UTIL_H_
-#define THINSNAP_TESTS_KERNEL_TEST_UTIL_H_
+#ifndef THINSNAP_TESTS_KERNEL_KERNEL_TEST_UTIL_H_
+#define THINSNAP_TESTS_KERNEL_KERNEL_TEST_UTIL_H_
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -53,4 +53,4 @@ inline bool HaveProgram(const std::string& name) {
     if (!::thinsnap::kernel::testing::HaveLoopDevices()) GTEST_SKIP() << "needs root and loop"; \
   } while (0)
 
-#endif  // THINSNAP_TESTS_KERNEL_TEST_UTIL_H_
+#endif  // THINSNAP_TESTS_KERNEL_KERNEL_TEST_UTIL_H_

@@ -9,8 +9,8 @@
 
 #include <filesystem>
 
-#include "metadata/error.h"
-#include "tests/kernel_test_util.h"
+#include "base/error.h"
+#include "tests/kernel/kernel_test_util.h"
 #include "thinpool/kernel/blockdev.h"
 #include "thinpool/kernel/fs_tools.h"
 #include "thinpool/kernel/loop.h"

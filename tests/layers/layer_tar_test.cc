@@ -1,11 +1,11 @@
-#include "thinpool/kernel/layer_tar.h"
+#include "thinpool/layers/layer_tar.h"
 
 #include <openssl/evp.h>
 
 #include <thread>
 
-#include "metadata/error.h"
-#include "tests/tree_test_util.h"
+#include "base/error.h"
+#include "tests/layers/tree_test_util.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -1,9 +1,9 @@
-#include "thinpool/kernel/tar_export.h"
+#include "thinpool/layers/tar_export.h"
 
-#include "metadata/error.h"
-#include "tests/tree_test_util.h"
-#include "thinpool/kernel/layer_tar.h"
-#include "thinpool/kernel/tree_diff.h"
+#include "base/error.h"
+#include "tests/layers/tree_test_util.h"
+#include "thinpool/layers/layer_tar.h"
+#include "thinpool/layers/tree_diff.h"
 
 namespace thinsnap::kernel {
 namespace {

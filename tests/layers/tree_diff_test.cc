@@ -1,8 +1,8 @@
-#include "thinpool/kernel/tree_diff.h"
+#include "thinpool/layers/tree_diff.h"
 
 #include <sys/mount.h>
 
-#include "tests/tree_test_util.h"
+#include "tests/layers/tree_test_util.h"
 
 namespace thinsnap::kernel {
 namespace {

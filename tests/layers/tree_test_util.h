@@ -1,8 +1,8 @@
 // Test helpers for layer_tar_test, tree_diff_test and tar_export_test: temp directories on a
 // disk that supports xattrs, an in-memory tar writer, tree builders and a fingerprint of a tree
 // used to prove that nothing outside a layer's root was touched.
-#ifndef THINSNAP_TESTS_TREE_TEST_UTIL_H_
-#define THINSNAP_TESTS_TREE_TEST_UTIL_H_
+#ifndef THINSNAP_TESTS_LAYERS_TREE_TEST_UTIL_H_
+#define THINSNAP_TESTS_LAYERS_TREE_TEST_UTIL_H_
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -281,4 +281,4 @@ inline std::string Fingerprint(const std::string& root) {
 
 }  // namespace thinsnap::testing
 
-#endif  // THINSNAP_TESTS_TREE_TEST_UTIL_H_
+#endif  // THINSNAP_TESTS_LAYERS_TREE_TEST_UTIL_H_

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "metadata/error.h"
-#include "tests/metadata_test_util.h"
+#include "base/error.h"
+#include "tests/metadata/metadata_test_util.h"
 
 namespace thinsnap {
 namespace {

@@ -1,6 +1,6 @@
 // Crash tests for the metadata store: a simulated power cut at every step of a workload
-// (tests/fault_fs.h drops every write not covered by a sync), and the real fault points, which
-// kill the process with exit status 137.
+// (tests/fakes/fault_fs.h drops every write not covered by a sync), and the real fault points,
+// which kill the process with exit status 137.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -10,11 +10,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "metadata/fault.h"
 #include "metadata/store.h"
-#include "tests/fault_fs.h"
-#include "tests/metadata_test_util.h"
+#include "tests/fakes/fault_fs.h"
+#include "tests/metadata/metadata_test_util.h"
 
 namespace thinsnap {
 namespace {

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "base/error.h"
 #include "metadata/catalog.h"
 #include "metadata/codec.h"
-#include "metadata/error.h"
 #include "metadata/journal.h"
 
 namespace thinsnap {

@@ -2,10 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "metadata/crc32c.h"
-#include "metadata/error.h"
-#include "tests/fault_fs.h"
-#include "tests/metadata_test_util.h"
+#include "tests/fakes/fault_fs.h"
+#include "tests/metadata/metadata_test_util.h"
 
 namespace thinsnap {
 namespace {

@@ -6,8 +6,8 @@
 
 #include <chrono>
 
-#include "metadata/error.h"
-#include "tests/metadata_test_util.h"
+#include "base/error.h"
+#include "tests/metadata/metadata_test_util.h"
 
 namespace thinsnap {
 namespace {

@@ -1,6 +1,6 @@
 // Helpers shared by the metadata tests: sample records and a scratch directory.
-#ifndef THINSNAP_TESTS_METADATA_TEST_UTIL_H_
-#define THINSNAP_TESTS_METADATA_TEST_UTIL_H_
+#ifndef THINSNAP_TESTS_METADATA_METADATA_TEST_UTIL_H_
+#define THINSNAP_TESTS_METADATA_METADATA_TEST_UTIL_H_
 
 #include <stdlib.h>
 
@@ -51,4 +51,4 @@ class ScratchDir {
 
 }  // namespace thinsnap::testing
 
-#endif  // THINSNAP_TESTS_METADATA_TEST_UTIL_H_
+#endif  // THINSNAP_TESTS_METADATA_METADATA_TEST_UTIL_H_

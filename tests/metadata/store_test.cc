@@ -6,12 +6,12 @@
 #include <chrono>
 #include <fstream>
 
+#include "base/error.h"
 #include "metadata/codec.h"
-#include "metadata/error.h"
 #include "metadata/file.h"
 #include "metadata/journal.h"
-#include "tests/fault_fs.h"
-#include "tests/metadata_test_util.h"
+#include "tests/fakes/fault_fs.h"
+#include "tests/metadata/metadata_test_util.h"
 
 namespace thinsnap {
 namespace {

@@ -10,10 +10,10 @@
 #include <random>
 #include <set>
 
-#include "metadata/error.h"
-#include "tests/fake_device_mapper.h"
-#include "tests/fake_system.h"
-#include "tests/fault_fs.h"
+#include "base/error.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fake_system.h"
+#include "tests/fakes/fault_fs.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
 

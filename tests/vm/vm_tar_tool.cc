@@ -1,6 +1,7 @@
 // vm_tar_tool: makes the tarballs the layer VM scenarios import and fingerprints the trees they
 // produce. It runs inside the test VM (included by the scenarios' VM-Args), where there is no
-// python or bsdtar. Not a unit test; it reuses the unit tests' tar writer (tests/tree_test_util.h).
+// python or bsdtar. Not a unit test; it reuses the unit tests' tar writer
+// (tests/layers/tree_test_util.h).
 //
 //   vm_tar_tool hostile DIR     writes the hostile set into DIR and prints one line per case:
 //                               FILE EXPECT NEEDLE PARENT   (EXPECT accept|refuse; NEEDLE is a
@@ -16,7 +17,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "tests/tree_test_util.h"
+#include "tests/layers/tree_test_util.h"
 
 namespace {
 
@@ -106,13 +107,14 @@ std::vector<Case> HostileCases() {
   std::vector<Case> c;
   auto refuse = [&](std::string file, std::string needle, std::string bytes,
                     std::string parent = "-") {
-    c.push_back({std::move(file), "refuse", std::move(needle), std::move(parent),
-                 std::move(bytes)});
+    c.push_back(
+        {std::move(file), "refuse", std::move(needle), std::move(parent), std::move(bytes)});
   };
   auto accept = [&](std::string file, std::string bytes) {
     c.push_back({std::move(file), "accept", "-", "-", std::move(bytes)});
   };
-  refuse("01-dotdot.tar", "tmp/canary/evil", TarBuilder().File(kUp + canary + "/evil", "x").Finish());
+  refuse("01-dotdot.tar", "tmp/canary/evil",
+         TarBuilder().File(kUp + canary + "/evil", "x").Finish());
   refuse("02-nested-dotdot.tar", "a/b/../",
          TarBuilder().Dir("a/b").File("a/b/" + kUp + canary + "/secret", "pwned").Finish());
   accept("03-absolute.tar", TarBuilder().File(canary + "/abs", "inside").Finish());
@@ -167,7 +169,8 @@ std::vector<Case> HostileCases() {
   }
   accept("17-long-name.tar",
          TarBuilder().File(std::string(200, 'a') + "/" + std::string(255, 'n'), "ok").Finish());
-  refuse("18-name-too-long.tar", "xxxxxxxx", TarBuilder().File(std::string(256, 'x'), "x").Finish());
+  refuse("18-name-too-long.tar", "xxxxxxxx",
+         TarBuilder().File(std::string(256, 'x'), "x").Finish());
   refuse("19-path-max.tar", "PATH_MAX", TarBuilder().File(std::string(5000, 'y'), "y").Finish());
   accept("20-duplicates.tar", TarBuilder()
                                   .File("dup", "first")
@@ -198,8 +201,10 @@ std::vector<Case> HostileCases() {
     refuse("27-corrupt.tar.gz", "-", gz);
   }
   {
-    std::string zst =
-        TarBuilder(ARCHIVE_FILTER_ZSTD).File("z", std::string(1 << 20, 'z')).File("b", "b").Finish();
+    std::string zst = TarBuilder(ARCHIVE_FILTER_ZSTD)
+                          .File("z", std::string(1 << 20, 'z'))
+                          .File("b", "b")
+                          .Finish();
     zst.resize(zst.size() / 2);
     refuse("28-truncated.tar.zst", "-", zst);
   }

@@ -12,7 +12,7 @@
 #include <cstring>
 #include <memory>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "thinpool/kernel/dm_tables.h"
 
 namespace thinsnap::kernel {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "thinpool/kernel/fd.h"
+#include "base/fd.h"
 
 namespace thinsnap::kernel {
 

@@ -1,6 +1,6 @@
 // DeviceMapper: the narrow interface between the engine and the kernel's device-mapper, shaped
 // like the kernel's own ioctls. LibDevmapper (libdevmapper.h) implements it over the real kernel;
-// tests/fake_device_mapper.h simulates dm-thin pool semantics for unit tests of the engine.
+// tests/fakes/fake_device_mapper.h simulates dm-thin pool semantics for unit tests of the engine.
 //
 // Errors: every method throws thinsnap::Error with the operation, the device name, the kernel's
 // errno (error_number()) and the text libdevmapper logged, e.g.

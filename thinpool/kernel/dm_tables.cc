@@ -5,7 +5,7 @@
 #include <sstream>
 #include <vector>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "thinpool/kernel/process.h"
 
 namespace thinsnap::kernel {
@@ -37,18 +37,6 @@ uint64_t ParseCount(const std::string& word, const std::string& line) {
 }
 
 }  // namespace
-
-const char* FsTypeName(FsType fs) {
-  switch (fs) {
-    case FsType::kExt4:
-      return "ext4";
-    case FsType::kXfs:
-      return "xfs";
-    case FsType::kNone:
-      return "none";
-  }
-  return "?";
-}
 
 std::vector<std::string> MakeFilesystemArgv(const std::string& device, FsType fs,
                                             const std::vector<std::string>& extra_args) {
@@ -90,8 +78,7 @@ ToolReport CheckFilesystem(const std::string& device, FsType fs) {
   NoFilesystem(device);
 }
 
-ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap,
-                     bool clear_needs_check) {
+ToolReport ThinCheck(const std::string& metadata_dev, bool metadata_snap, bool clear_needs_check) {
   std::vector<std::string> argv = {"thin_check"};
   if (metadata_snap) argv.push_back("-m");
   if (clear_needs_check) argv.push_back("--clear-needs-check-flag");

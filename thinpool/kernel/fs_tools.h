@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "metadata/records.h"
+#include "base/fs_type.h"
 
 namespace thinsnap::kernel {
 
@@ -59,8 +59,6 @@ std::vector<ThinLsRow> ParseThinLs(const std::string& output);
 void ThinRepair(const std::string& in, const std::string& out);
 // thin_dump [-m] <metadata_dev>: the XML description of the metadata.
 std::string ThinDump(const std::string& metadata_dev, bool use_metadata_snap = false);
-
-const char* FsTypeName(FsType fs);  // "ext4", "xfs", "none"
 
 }  // namespace thinsnap::kernel
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <utility>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <thread>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -20,7 +20,7 @@
 #include <string>
 #include <utility>
 
-#include "thinpool/kernel/fd.h"
+#include "base/fd.h"
 
 namespace thinsnap::kernel {
 

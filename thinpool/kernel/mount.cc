@@ -11,7 +11,7 @@
 #include <map>
 #include <sstream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

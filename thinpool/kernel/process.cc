@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/fd.h"
+#include "base/error.h"
+#include "base/fd.h"
 
 extern char** environ;
 

@@ -1,6 +1,6 @@
 // System: every kernel-facing operation the engine needs besides device-mapper itself: loop
 // devices, block devices, filesystems, mounts, the thin-provisioning tools and layer tarballs.
-// RealSystem (thinpool/kernel/real_system.h) does them for real; tests/fake_system.h records them.
+// RealSystem (thinpool/real_system.h) does them for real; tests/fakes/fake_system.h records them.
 // Errors are thinsnap::Error with the operation, the path and errno or the tool's message.
 #ifndef THINSNAP_THINPOOL_KERNEL_SYSTEM_H_
 #define THINSNAP_THINPOOL_KERNEL_SYSTEM_H_
@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "metadata/records.h"
+#include "base/fs_type.h"
 
 namespace thinsnap::kernel {
 

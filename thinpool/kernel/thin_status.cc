@@ -4,7 +4,7 @@
 #include <sstream>
 #include <vector>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel {
 namespace {

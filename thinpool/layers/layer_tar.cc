@@ -1,4 +1,4 @@
-#include "thinpool/kernel/layer_tar.h"
+#include "thinpool/layers/layer_tar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -18,8 +18,8 @@
 #include <optional>
 #include <unordered_set>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/tree_internal.h"
+#include "base/error.h"
+#include "thinpool/layers/tree_internal.h"
 
 namespace thinsnap::kernel {
 namespace {

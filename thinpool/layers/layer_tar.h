@@ -28,8 +28,8 @@
 // the caller discards it (the engine deletes the thin snapshot).
 // REQUIRES: running as root (ownership, device nodes, trusted.* xattrs); /proc mounted.
 // Thread-safety: independent calls may run concurrently on different roots.
-#ifndef THINSNAP_THINPOOL_KERNEL_LAYER_TAR_H_
-#define THINSNAP_THINPOOL_KERNEL_LAYER_TAR_H_
+#ifndef THINSNAP_THINPOOL_LAYERS_LAYER_TAR_H_
+#define THINSNAP_THINPOOL_LAYERS_LAYER_TAR_H_
 
 #include <chrono>
 #include <cstdint>
@@ -56,4 +56,4 @@ ApplyStats ApplyLayer(int tar_fd, const std::string& root_dir, const ApplyOption
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_THINPOOL_KERNEL_LAYER_TAR_H_
+#endif  // THINSNAP_THINPOOL_LAYERS_LAYER_TAR_H_

@@ -1,4 +1,4 @@
-#include "thinpool/kernel/tar_export.h"
+#include "thinpool/layers/tar_export.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -14,8 +14,8 @@
 #include <optional>
 #include <utility>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/tree_internal.h"
+#include "base/error.h"
+#include "thinpool/layers/tree_internal.h"
 
 namespace thinsnap::kernel {
 namespace {

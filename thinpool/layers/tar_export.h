@@ -15,13 +15,13 @@
 // REQUIRES: `changes` sorted by path as DiffTrees returns them; upper_root unchanged while
 // exporting (the engine exports a read-only snapshot); /proc mounted.
 // Ownership: out_fd stays the caller's and is not closed.
-#ifndef THINSNAP_THINPOOL_KERNEL_TAR_EXPORT_H_
-#define THINSNAP_THINPOOL_KERNEL_TAR_EXPORT_H_
+#ifndef THINSNAP_THINPOOL_LAYERS_TAR_EXPORT_H_
+#define THINSNAP_THINPOOL_LAYERS_TAR_EXPORT_H_
 
 #include <string>
 #include <vector>
 
-#include "thinpool/kernel/tree_diff.h"
+#include "thinpool/layers/tree_diff.h"
 
 namespace thinsnap::kernel {
 
@@ -29,4 +29,4 @@ void ExportChanges(const std::string& upper_root, const std::vector<Change>& cha
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_THINPOOL_KERNEL_TAR_EXPORT_H_
+#endif  // THINSNAP_THINPOOL_LAYERS_TAR_EXPORT_H_

@@ -1,4 +1,4 @@
-#include "thinpool/kernel/tree_diff.h"
+#include "thinpool/layers/tree_diff.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -10,8 +10,8 @@
 #include <cstring>
 #include <optional>
 
-#include "metadata/error.h"
-#include "thinpool/kernel/tree_internal.h"
+#include "base/error.h"
+#include "thinpool/layers/tree_internal.h"
 
 namespace thinsnap::kernel {
 namespace {

@@ -16,8 +16,8 @@
 //
 // Errors: thinsnap::Error naming the path. REQUIRES: neither tree changes while being compared;
 // /proc mounted. Thread-safety: independent calls may run concurrently.
-#ifndef THINSNAP_THINPOOL_KERNEL_TREE_DIFF_H_
-#define THINSNAP_THINPOOL_KERNEL_TREE_DIFF_H_
+#ifndef THINSNAP_THINPOOL_LAYERS_TREE_DIFF_H_
+#define THINSNAP_THINPOOL_LAYERS_TREE_DIFF_H_
 
 #include <string>
 #include <vector>
@@ -47,4 +47,4 @@ std::vector<Change> DiffTrees(const std::string& lower_root, const std::string& 
 
 }  // namespace thinsnap::kernel
 
-#endif  // THINSNAP_THINPOOL_KERNEL_TREE_DIFF_H_
+#endif  // THINSNAP_THINPOOL_LAYERS_TREE_DIFF_H_

@@ -1,4 +1,4 @@
-#include "thinpool/kernel/tree_internal.h"
+#include "thinpool/layers/tree_internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <memory>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::kernel::tree_internal {
 namespace {

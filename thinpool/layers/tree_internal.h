@@ -5,8 +5,8 @@
 //
 // Errors: every function throws thinsnap::Error naming the operation, the path and the errno.
 // Thread-safety: stateless; each UniqueFd is used by one thread at a time.
-#ifndef THINSNAP_THINPOOL_KERNEL_TREE_INTERNAL_H_
-#define THINSNAP_THINPOOL_KERNEL_TREE_INTERNAL_H_
+#ifndef THINSNAP_THINPOOL_LAYERS_TREE_INTERNAL_H_
+#define THINSNAP_THINPOOL_LAYERS_TREE_INTERNAL_H_
 
 #include <sys/stat.h>
 
@@ -81,4 +81,4 @@ void RemoveTree(int dir_fd, const std::string& name, std::string_view shown_path
 
 }  // namespace thinsnap::kernel::tree_internal
 
-#endif  // THINSNAP_THINPOOL_KERNEL_TREE_INTERNAL_H_
+#endif  // THINSNAP_THINPOOL_LAYERS_TREE_INTERNAL_H_
