@@ -10,6 +10,7 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/unknown_command.h"
 
 int main(int argc, char** argv) {
   thinsnap::cli::GlobalOptions global;
@@ -17,6 +18,13 @@ int main(int argc, char** argv) {
   app.name("thinsnap");
   app.set_version_flag("--version", "thinsnap 0.1.0");
   thinsnap::cli::Commands commands(&app, &global);
+  // Before CLI11: it would answer an unknown word with "A subcommand is required", or with the
+  // top-level help and exit 0 when --help follows it.
+  if (std::optional<std::string> unknown =
+          thinsnap::cli::FindUnknownCommand(app, std::vector<std::string>(argv + 1, argv + argc))) {
+    std::cerr << "thinsnap: " << *unknown << "\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
