@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "base/units.h"
 #include "cli/bench.h"
+#include "cli/interrupt.h"
 #include "cli/output.h"
 #include "thinpool/kernel/libdevmapper.h"
 #include "thinpool/real_system.h"
@@ -62,17 +63,29 @@ int Commands::Run() {
   return run_();
 }
 
-Engine& Commands::engine() {
+void Commands::MakeKernel() {
+  if (!dm_) dm_ = std::make_unique<kernel::LibDevmapper>();
+  if (!sys_) sys_ = std::make_unique<kernel::RealSystem>();
+}
+
+std::function<void(const std::string&)> Commands::Detail() const {
+  if (!global_->verbose) return {};
+  return [](const std::string& line) { std::cerr << line << "\n"; };
+}
+
+Engine& Commands::engine(bool create_root) {
   if (!engine_) {
-    dm_ = std::make_unique<kernel::LibDevmapper>();
-    sys_ = std::make_unique<kernel::RealSystem>();
+    MakeKernel();
     EngineOptions opts;
     opts.lock_timeout_ms = static_cast<int>(global_->lock_timeout_s * 1000);
+    opts.create_root = create_root;
     bool tty = isatty(STDERR_FILENO);
     bool verbose = global_->verbose;
     opts.progress = [tty, verbose](const std::string& line) {
       if (tty || verbose) std::cerr << line << "\n";
     };
+    opts.detail = Detail();
+    opts.interrupted = [] { return Interrupted(); };
     // A live line on a terminal only: rewritten in place, ended when the import ends.
     if (tty) {
       opts.import_progress = [](const ImportProgress& p) {
@@ -175,7 +188,11 @@ void Commands::AddPool(CLI::App* app) {
     o.discard = ParseDiscard(a.discard_mode);
     o.min_free_percent = ParsePercent(a.min_free, "--min-free-space");
     o.skip_block_zeroing = !a.zero_blocks;
-    engine().CreatePool(o);
+    // Before the root is touched: a kernel that cannot hold a pool leaves no trace.
+    MakeKernel();
+    CheckKernelForPool(dm_.get(), sys_.get(), Detail());
+    ScopedInterruptFlag interrupt;  // Ctrl-C stops the create between steps and undoes it
+    engine(/*create_root=*/true).CreatePool(o);
     std::cout << "created pool " << engine().PoolName() << " in " << global_->root << "\n";
     return 0;
   });
@@ -200,9 +217,10 @@ void Commands::AddPool(CLI::App* app) {
   CLI::App* destroy = pool->add_subcommand("destroy", "delete the pool and all its devices");
   destroy->add_flag("--force", a.force, "also when devices exist");
   On(destroy, [this, &a] {
-    engine().DestroyPool(a.force);
+    std::vector<std::string> left = engine().DestroyPool(a.force);
     std::cout << "pool destroyed\n";
-    return 0;
+    for (const std::string& l : left) std::cerr << "thinsnap: left behind: " << l << "\n";
+    return left.empty() ? 0 : 1;
   });
   On(pool->add_subcommand("check", "compare journal, catalog and kernel"),
      [this] { return PrintCheck(engine().Check(), global_->json); });
@@ -214,8 +232,7 @@ void Commands::AddPool(CLI::App* app) {
   });
   On(pool->add_subcommand("monitor", "wait for pool events and autoextend (for systemd)"), [this] {
     // Without the lock while waiting: the monitor takes it only to handle an event.
-    if (!dm_) dm_ = std::make_unique<kernel::LibDevmapper>();
-    if (!sys_) sys_ = std::make_unique<kernel::RealSystem>();
+    MakeKernel();
     EngineOptions opts;
     opts.lock_timeout_ms = static_cast<int>(global_->lock_timeout_s * 1000);
     MonitorOptions mon;
@@ -399,7 +416,8 @@ void Commands::AddQueries(CLI::App* app) {
         {"NAME", "KIND", "ID", "PARENT", "SIZE", "FS", "STATE", "MOUNTPOINT"}};
     for (const auto& r : all) {
       const DeviceRecord* p = engine().store().catalog().FindById(r.parent_id);
-      rows.push_back({r.name, DeviceKindName(r.kind), std::to_string(r.id), p ? p->name : "-",
+      std::string kind = r.kind == DeviceKind::kBase ? "base (internal)" : DeviceKindName(r.kind);
+      rows.push_back({r.name, kind, std::to_string(r.id), p ? p->name : "-",
                       FormatSize(r.size_bytes), FsTypeName(r.fs),
                       r.state == DeviceState::kDeletePending   ? "delete-pending"
                       : r.state == DeviceState::kWritableLayer ? "writable"

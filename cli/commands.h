@@ -29,7 +29,11 @@ class Commands {
   int Run();
 
  private:
-  Engine& engine();
+  // Opens the engine on --root; only `pool create` may create the root (see EngineOptions).
+  Engine& engine(bool create_root = false);
+  void MakeKernel();  // dm_ and sys_
+  // Where the engine's raw detail lines go: stderr with -v, nowhere without.
+  std::function<void(const std::string&)> Detail() const;
   void AddPool(CLI::App* app);
   void AddDevices(CLI::App* app);
   void AddQueries(CLI::App* app);

@@ -31,6 +31,12 @@ Engine::~Engine() = default;
 
 std::unique_ptr<Engine> Engine::Open(const std::string& root, kernel::DeviceMapper* dm,
                                      kernel::System* sys, const EngineOptions& opts) {
+  if (!opts.create_root && !sys->Exists(root + "/meta")) {
+    throw Error("no thinsnap pool at " + root +
+                    " (create one with `thinsnap pool create --loopback`, or with --data DEV "
+                    "--metadata DEV)",
+                ErrorKind::kNotFound);
+  }
   sys->MakeDirs(root);
   RootLock lock = RootLock::Acquire(root, opts.lock_timeout_ms);
   sys->MakeDirs(root + "/meta");
@@ -39,6 +45,7 @@ std::unique_ptr<Engine> Engine::Open(const std::string& root, kernel::DeviceMapp
       new Engine(root, dm, sys, opts, std::move(lock), std::move(store)));
   std::vector<std::string> notes;
   engine->impl_->ReconcileIfActive(&notes);
+  engine->impl_->MigrateOriginName();
   for (const std::string& note : notes) engine->impl_->Progress(note);
   return engine;
 }
@@ -151,8 +158,21 @@ void Engine::Impl::RequireActivePool() {
 
 const DeviceRecord& Engine::Impl::Find(const std::string& name) {
   const DeviceRecord* rec = catalog().FindByName(name);
+  // `--from base` was the origin's name before it left the users' namespace: it still means
+  // the origin while no device of the user's is called base.
+  if (!rec && name == "base") rec = catalog().FindByName(kOriginName);
   if (!rec) throw Error("no device named '" + name + "'", ErrorKind::kNotFound);
   return *rec;
+}
+
+void Engine::Impl::MigrateOriginName() {
+  const DeviceRecord* old = catalog().FindByName("base");
+  if (!old || old->kind != DeviceKind::kBase || store().pending()) return;
+  DeviceRecord renamed = *old;
+  renamed.name = kOriginName;
+  UpdateRecord(renamed);
+  Progress("renamed the pool's internal origin 'base' to '" + std::string(kOriginName) +
+           "' (the name base is free for a layer of yours)");
 }
 
 const DeviceRecord& Engine::Impl::FindKind(const std::string& name, DeviceKind kind) {

@@ -39,9 +39,17 @@ struct ImportProgress {
 
 struct EngineOptions {
   int lock_timeout_ms = 30000;
+  // When false, Open() refuses a root that holds no thinsnap store (kNotFound, "no thinsnap pool
+  // at DIR ...") and creates nothing there: every command but `pool create` opens so.
+  bool create_root = true;
   StoreOptions store;  // tests pass a fault-injecting file system here
   // Print a line of progress for long work; may be empty.
   std::function<void(const std::string&)> progress;
+  // The raw text behind a diagnosis (e.g. libdevmapper's log lines), for -v; may be empty.
+  std::function<void(const std::string&)> detail;
+  // Polled between the steps of long work that can be undone (pool create): true means stop
+  // and undo (the CLI sets it on SIGINT/SIGTERM). May be empty.
+  std::function<bool()> interrupted;
   // Layer imports: called about 4 times a second once an import has run for
   // `import_progress_after_ms`, then once with done = true (only if it was called before).
   std::function<void(const ImportProgress&)> import_progress;
@@ -147,7 +155,8 @@ struct MonitorTurn {
 
 class Engine {
  public:
-  // Locks `root` (creating it), opens its store and, when the pool is active, reconciles.
+  // Locks `root` (creating it unless opts.create_root is false), opens its store and, when the
+  // pool is active, reconciles.
   static std::unique_ptr<Engine> Open(const std::string& root, kernel::DeviceMapper* dm,
                                       kernel::System* sys, const EngineOptions& opts = {});
   ~Engine();
@@ -159,7 +168,9 @@ class Engine {
   // devices that were active (and remounts what was mounted when `remount`). Returns notes.
   std::vector<std::string> ActivatePool(bool remount);
   void DeactivatePool(bool force);
-  void DestroyPool(bool force);
+  // Removes the pool, its devices and files. Returns the kernel objects that `force` could not
+  // remove, each with the command that removes it (empty: all gone).
+  std::vector<std::string> DestroyPool(bool force);
   void SetPool(const PoolSetOptions& opts);
   CheckReport Check();
   CheckReport Repair();
@@ -234,6 +245,19 @@ struct MonitorOptions {
 // kernel's metadata threshold). Errors of one turn are reported and the loop goes on.
 void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::System* sys,
                     const EngineOptions& engine_opts, const MonitorOptions& opts);
+
+// Throws a one-line diagnosis with the next step when this kernel cannot hold a pool: no
+// device-mapper (no /dev/mapper/control, dm_mod not loaded), no access (not root), a thin-pool
+// target older than thinsnap needs. libdevmapper's own words go to `detail` (for -v).
+void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::System* sys,
+                        const std::function<void(const std::string&)>& detail);
+// Whether the kernel has a device-mapper driver (/sys/class/misc/device-mapper or dm_mod).
+bool KernelHasDeviceMapper(kernel::System* sys);
+
+// The name of the pool's formatted origin (kind base), from which every layer descends. Users
+// cannot make a name with '@' (see ValidateName), so theirs never collide with it; `--from
+// @base` (or `--from base` while no device of theirs is called base) starts from it.
+inline constexpr const char* kOriginName = "@base";
 
 // Names: 1..64 characters of [A-Za-z0-9_.-], not starting with '.' or '-'. Throws kUsage.
 void ValidateName(const std::string& name);

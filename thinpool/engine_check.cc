@@ -127,15 +127,32 @@ CheckReport Engine::Check() {
   CheckReport report;
   PoolSettings s = m.settings();
   if (s.pool_id.empty()) {
-    report.problems.push_back("no pool in " + m.root);
+    report.problems.push_back("no pool in " + m.root +
+                              "; create one with `thinsnap pool create --loopback`");
     return report;
   }
-  if (!s.ready) report.problems.push_back("pool create did not finish");
+  if (!s.ready) {
+    report.problems.push_back("pool create did not finish in " + m.root +
+                              "; run the same `thinsnap pool create` again (it first removes "
+                              "what the interrupted create left) or `thinsnap pool destroy "
+                              "--force`");
+    return report;
+  }
   if (m.store().pending()) {
     report.problems.push_back("transaction " + std::to_string(m.store().pending()->txn) +
                               " is pending in the journal");
   }
-  bool live = m.PoolActive();
+  bool live = false;
+  try {
+    live = m.PoolActive();
+  } catch (const Error& e) {
+    report.problems.push_back("the pool of " + m.root + " (" + m.PoolName() +
+                              ") cannot be loaded: device-mapper does not answer (" + e.what() +
+                              "); fix the kernel side first (`thinsnap pool create` on a new "
+                              "root diagnoses it), or remove this root's pool with `thinsnap "
+                              "pool destroy --force`");
+    return report;
+  }
   if (live) {
     kernel::PoolStatus st = m.PoolStatusNow();
     if (st.failed) {

@@ -134,6 +134,17 @@ struct Engine::Impl {
   // result, then the swap; the damaged metadata is kept. Throws with the metadata unchanged.
   void RepairMetadata(const PoolSettings& s, std::vector<std::string>* notes);
   std::vector<kernel::ThinUsage> KernelDevices(bool* live);
+  // Roots written before the origin left the users' namespace call it "base": renamed on open
+  // (one journal record; the id, parent links and everything else stay).
+  void MigrateOriginName();
+
+  // --- pool create and destroy (engine_pool.cc) ---
+  void BuildPool(const PoolCreateOptions& o, PoolSettings* s, std::vector<std::string>* files);
+  std::string UndoPoolCreate(const PoolSettings& s, const std::vector<std::string>& files);
+  void TearDownPool(const PoolSettings& s, std::vector<std::string>* left);
+  void WipeStore();
+  void CheckInterrupted(const char* step);
+
   void Progress(const std::string& line) {
     if (opts.progress) opts.progress(line);
   }

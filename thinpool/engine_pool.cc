@@ -1,7 +1,10 @@
 // Pool lifecycle: create, activate after a reboot, deactivate, destroy, settings and growth.
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <random>
+#include <tuple>
 
 #include "base/error.h"
 #include "base/units.h"
@@ -26,6 +29,61 @@ struct PoolDevices {
 
 }  // namespace
 
+// Whether the kernel has a device-mapper driver at all (built in or as dm_mod), whatever
+// /dev/mapper/control says: libdevmapper makes that node itself when it is missing.
+bool KernelHasDeviceMapper(kernel::System* sys) {
+  return sys->Exists("/sys/class/misc/device-mapper") || sys->Exists("/sys/module/dm_mod");
+}
+
+// The oldest thin-pool target thinsnap drives: 1.10 added the error_if_no_space feature that
+// every pool table of ours may carry (--no-space error, the default).
+constexpr kernel::Version kMinThinPool{1, 10, 0};
+
+void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::System* sys,
+                        const std::function<void(const std::string&)>& detail) {
+  try {
+    dm->DriverVersion();
+  } catch (const Error& e) {
+    if (detail) detail(std::string("device-mapper: ") + e.what());
+    int err = e.error_number();
+    // libdevmapper reports a refused open of the control node in its log, not always in errno.
+    bool refused = std::string_view(e.what()).find("Permission denied") != std::string_view::npos;
+    if (err == EACCES || err == EPERM || refused) {
+      err = err != 0 ? err : EACCES;
+      throw Error("device-mapper refused access (" + std::string(std::strerror(err)) +
+                      "): run thinsnap as root",
+                  ErrorKind::kFailure, err);
+    }
+    if (!KernelHasDeviceMapper(sys)) {
+      throw Error(
+          "this kernel has no device-mapper (dm_mod is not loaded; /dev/mapper/control has no "
+          "driver): load it with `modprobe dm_thin_pool`, or run thinsnap on a kernel that has "
+          "it (e.g. in the VM of vm-tests/run: see README, Quick start)",
+          ErrorKind::kFailure, err);
+    }
+    if (!sys->Exists("/dev/mapper/control")) {
+      throw Error(
+          "device-mapper is loaded but /dev/mapper/control is missing: create it with `dmsetup "
+          "mknodes` and run the command again",
+          ErrorKind::kFailure, err);
+    }
+    throw Error("cannot talk to device-mapper through /dev/mapper/control" +
+                    (err != 0 ? " (" + std::string(std::strerror(err)) + ")" : std::string()) +
+                    "; run with -v for libdevmapper's log",
+                ErrorKind::kFailure, err);
+  }
+  // An absent thin-pool target is not yet an error: creating the first pool table makes the
+  // kernel load dm-thin-pool itself when it can (LoadPoolTable diagnoses when it cannot).
+  std::optional<kernel::Version> thin = dm->TargetVersion("thin-pool");
+  if (thin && std::tie(thin->major, thin->minor, thin->patch) <
+                  std::tie(kMinThinPool.major, kMinThinPool.minor, kMinThinPool.patch)) {
+    throw Error("this kernel's thin-pool target is version " + thin->ToString() +
+                    "; thinsnap needs " + kMinThinPool.ToString() +
+                    " or later (Linux 3.14+): use a newer kernel",
+                ErrorKind::kFailure);
+  }
+}
+
 uint64_t Engine::Impl::LowWaterBlocks(const PoolSettings& s, uint64_t data_bytes) {
   uint64_t blocks = data_bytes / s.block_size;
   int free_percent = s.autoextend_threshold > 0 ? 100 - s.autoextend_threshold : s.min_free_percent;
@@ -45,9 +103,19 @@ void Engine::Impl::LoadPoolTable(const PoolSettings& s, const std::string& data_
   kernel::Table table = {kernel::ThinPoolTable(meta_dev, data_dev, data_sectors, block_sectors,
                                                LowWaterBlocks(s, data_bytes), f)};
   if (create) {
-    kernel::CreateOptions opts;
-    opts.uuid = "THINSNAP-" + s.pool_id + "-pool";
-    dm->Create(PoolName(), table, opts);
+    kernel::CreateOptions create_opts;
+    create_opts.uuid = "THINSNAP-" + s.pool_id + "-pool";
+    try {
+      dm->Create(PoolName(), table, create_opts);
+    } catch (const Error& e) {
+      if (e.error_number() != EINVAL || dm->TargetVersion("thin-pool")) throw;
+      if (opts.detail) opts.detail(std::string("device-mapper: ") + e.what());
+      throw Error(
+          "this kernel has no thin-pool target (the dm-thin-pool module is not loaded and could "
+          "not be loaded): load it with `modprobe dm_thin_pool`, or use a kernel built with "
+          "CONFIG_DM_THIN_PROVISIONING",
+          ErrorKind::kFailure, e.error_number());
+    }
     return;
   }
   dm->Reload(PoolName(), table);
@@ -75,8 +143,25 @@ void Engine::Impl::CheckSpareDevice(const PoolSettings& s, const std::string& sp
   }
 }
 
+// All or nothing: a create that fails at any step undoes the steps before it (UndoPoolCreate), so
+// the root is left as it was and the same command can run again. A create killed before it
+// finished (pool.ready unset) is undone by the next `pool create` on that root, or by `pool
+// destroy --force`. Between steps the create checks EngineOptions::interrupted (Ctrl-C).
 void Engine::CreatePool(const PoolCreateOptions& o) {
   Impl& m = *impl_;
+  PoolSettings old = m.settings();
+  if (!old.pool_id.empty() && !old.ready) {
+    std::vector<std::string> files;  // loop files only: a direct pool's paths are devices
+    if (old.mode == PoolMode::kLoopback) {
+      files = {old.data_path, old.metadata_path, old.metadata_spare};
+    }
+    std::string left = m.UndoPoolCreate(old, files);
+    if (!left.empty()) {
+      throw Error("the pool in " + m.root +
+                  " was not fully created, and undoing it failed: " + left);
+    }
+    m.Progress("removed what an interrupted pool create left in " + m.root);
+  }
   if (!m.settings().pool_id.empty()) {
     throw Error("a pool already exists in " + m.root + " (pool " + m.PoolName() +
                     "); use another --root or thinsnap pool destroy",
@@ -87,9 +172,37 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
     throw Error("--base-size: " + FormatSize(o.base_size) + " is too small (at least 16 MiB)",
                 ErrorKind::kUsage);
   }
+  if (o.mode == PoolMode::kLoopback) {
+    kernel::ValidateMetadataSize(o.metadata_size);
+    if (o.data_size < o.block_size * 16) {
+      throw Error("--data-size: " + FormatSize(o.data_size) + " is too small", ErrorKind::kUsage);
+    }
+  }
+  CheckKernelForPool(m.dm, m.sys, m.opts.detail);
   PoolSettings s;
   s.pool_id = NewPoolId();
   s.mode = o.mode;
+  std::vector<std::string> created_files;
+  try {
+    m.BuildPool(o, &s, &created_files);
+  } catch (const Error& e) {
+    std::string left = m.UndoPoolCreate(s, created_files);
+    throw Error(
+        std::string(e.what()) + (left.empty() ? "; pool create undone, nothing kept in " + m.root
+                                              : "; undoing the create left: " + left),
+        e.kind(), e.error_number());
+  }
+}
+
+void Engine::Impl::CheckInterrupted(const char* step) {
+  if (opts.interrupted && opts.interrupted()) {
+    throw Error(std::string("pool create interrupted (") + step + ")", ErrorKind::kFailure, EINTR);
+  }
+}
+
+void Engine::Impl::BuildPool(const PoolCreateOptions& o, PoolSettings* settings,
+                             std::vector<std::string>* created_files) {
+  PoolSettings& s = *settings;
   s.block_size = o.block_size;
   s.fs = o.fs;
   s.base_size = o.base_size;
@@ -101,19 +214,19 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
   s.min_free_percent = o.min_free_percent;
   PoolDevices devs;
   if (o.mode == PoolMode::kLoopback) {
-    kernel::ValidateMetadataSize(o.metadata_size);
-    if (o.data_size < o.block_size * 16) {
-      throw Error("--data-size: " + FormatSize(o.data_size) + " is too small", ErrorKind::kUsage);
+    s.data_path = root + "/data";
+    s.metadata_path = root + "/metadata";
+    s.metadata_spare = root + "/metadata.spare";
+    sys->RemoveFile(s.metadata_spare);  // left by a destroyed pool
+    for (auto [path, size] :
+         {std::pair{&s.data_path, o.data_size}, std::pair{&s.metadata_path, o.metadata_size},
+          std::pair{&s.metadata_spare, o.metadata_size}}) {
+      if (!sys->Exists(*path)) created_files->push_back(*path);
+      sys->CreateSparseFile(*path, size);
     }
-    s.data_path = m.root + "/data";
-    s.metadata_path = m.root + "/metadata";
-    s.metadata_spare = m.root + "/metadata.spare";
-    m.sys->CreateSparseFile(s.data_path, o.data_size);
-    m.sys->CreateSparseFile(s.metadata_path, o.metadata_size);
-    m.sys->RemoveFile(s.metadata_spare);  // left by a destroyed pool
-    m.sys->CreateSparseFile(s.metadata_spare, o.metadata_size);
-    devs.data_loop = m.sys->AttachLoop(s.data_path);
-    devs.meta_loop = m.sys->AttachLoop(s.metadata_path);
+    CheckInterrupted("loop files made");
+    devs.data_loop = sys->AttachLoop(s.data_path);
+    devs.meta_loop = sys->AttachLoop(s.metadata_path);
     devs.data = devs.data_loop->path();
     devs.metadata = devs.meta_loop->path();
   } else if (o.mode == PoolMode::kDirect) {
@@ -121,11 +234,11 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
     if (!o.metadata_spare.empty()) devices.push_back(&o.metadata_spare);
     for (const std::string* dev : devices) {
       if (dev->empty()) throw Error("direct mode needs --data and --metadata", ErrorKind::kUsage);
-      if (!m.sys->IsBlockDevice(*dev)) {
+      if (!sys->IsBlockDevice(*dev)) {
         throw Error(*dev + " is not a block device", ErrorKind::kUsage);
       }
-      m.sys->CheckNotInUse(*dev);
-      std::vector<std::string> sigs = m.sys->ProbeSignatures(*dev);
+      sys->CheckNotInUse(*dev);
+      std::vector<std::string> sigs = sys->ProbeSignatures(*dev);
       if (!sigs.empty() && !o.force) {
         throw Error("refusing to use " + *dev + ": it carries a " + sigs.front() +
                         "; wipe it or pass --force to overwrite",
@@ -136,52 +249,121 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
       throw Error("--data and --metadata must be different devices", ErrorKind::kUsage);
     }
     kernel::ValidateMetadataSize(
-        std::min<uint64_t>(m.sys->SizeOf(o.metadata_device), kernel::kMaxMetadataBytes));
+        std::min<uint64_t>(sys->SizeOf(o.metadata_device), kernel::kMaxMetadataBytes));
     s.data_path = devs.data = o.data_device;
     s.metadata_path = devs.metadata = o.metadata_device;
     if (!o.metadata_spare.empty()) {
-      m.CheckSpareDevice(s, o.metadata_spare);
+      CheckSpareDevice(s, o.metadata_spare);
       s.metadata_spare = o.metadata_spare;
     }
   }
   PoolConfig adopt_config;
-  if (o.mode == PoolMode::kAdopted) m.InspectForAdoption(o, &s, &adopt_config);
-  m.store().Update({[&] {
+  if (o.mode == PoolMode::kAdopted) InspectForAdoption(o, &s, &adopt_config);
+  store().Update({[&] {
     std::vector<Mutation> muts;
     for (auto& [k, v] : s.ToConfig()) muts.push_back(Mutation::SetConfig(k, v));
     for (auto& [k, v] : adopt_config) muts.push_back(Mutation::SetConfig(k, v));
     return muts;
   }()});
+  CheckInterrupted("settings recorded");
   if (o.mode != PoolMode::kAdopted) {
-    m.sys->ZeroStart(devs.metadata, 4096);
-    m.LoadPoolTable(s, devs.data, devs.metadata, /*create=*/true);
+    sys->ZeroStart(devs.metadata, 4096);
+    LoadPoolTable(s, devs.data, devs.metadata, /*create=*/true);
   }
   // The pool's transaction id must equal the journal's. A root that held a destroyed pool keeps
   // counting transactions: start the new pool there. A forcibly adopted pool is moved to the
   // journal's count too (its previous owner's count no longer describes it).
-  uint64_t kernel_txn = m.PoolStatusNow().transaction_id;
-  uint64_t journal_txn = m.catalog().transaction_id();
+  uint64_t kernel_txn = PoolStatusNow().transaction_id;
+  uint64_t journal_txn = catalog().transaction_id();
   if (kernel_txn != journal_txn) {
-    m.dm->Message(m.PoolName(), "set_transaction_id " + std::to_string(kernel_txn) + " " +
-                                    std::to_string(journal_txn));
+    dm->Message(PoolName(), "set_transaction_id " + std::to_string(kernel_txn) + " " +
+                                std::to_string(journal_txn));
   }
-  m.Progress("pool " + m.PoolName() + " created (" + PoolModeName(s.mode) + ", " +
-             FormatSize(s.block_size) + " blocks)");
+  Progress("pool " + PoolName() + " created (" + PoolModeName(s.mode) + ", " +
+           FormatSize(s.block_size) + " blocks)");
   // The base device, formatted once; every layer and container descends from it.
-  DeviceRecord base = m.NewRecord("base", DeviceKind::kBase, kNoParent, s.base_size, s.fs);
+  DeviceRecord base = NewRecord(kOriginName, DeviceKind::kBase, kNoParent, s.base_size, s.fs);
   base.read_only = true;
-  m.CreateDevice(base, nullptr);
-  std::string dev = m.ActivateThin(DeviceRecord{[&] {
+  CheckInterrupted("pool loaded");
+  CreateDevice(base, nullptr);
+  std::string dev = ActivateThin(DeviceRecord{[&] {
     DeviceRecord rw = base;
     rw.read_only = false;
     return rw;
   }()});
-  m.sys->MakeFilesystem(dev, s.fs, s.mkfs_args);
-  m.DeactivateThin(base.id, false);
-  m.store().Update({Mutation::SetConfig("base.id", std::to_string(base.id)),
-                    Mutation::SetConfig("pool.ready", "1")});
-  m.Progress("base device formatted " + std::string(FsTypeName(s.fs)) + ", " +
-             FormatSize(s.base_size));
+  sys->MakeFilesystem(dev, s.fs, s.mkfs_args);
+  DeactivateThin(base.id, false);
+  CheckInterrupted("base formatted");
+  store().Update({Mutation::SetConfig("base.id", std::to_string(base.id)),
+                  Mutation::SetConfig("pool.ready", "1")});
+  Progress("base device formatted " + std::string(FsTypeName(s.fs)) + ", " +
+           FormatSize(s.base_size));
+}
+
+// Undoes what a failed or interrupted create made, each step on its own so that one failure
+// does not stop the rest: the base's thin device, the pool's dm device (or, adopted, the base's
+// thin id in it), `files` (loop files this create made), the store's records and settings.
+// Returns what could not be removed, with how to remove it by hand; empty when all went.
+std::string Engine::Impl::UndoPoolCreate(const PoolSettings& s,
+                                         const std::vector<std::string>& files) {
+  std::vector<std::string> left;
+  auto attempt = [&left](const std::string& what, const std::string& how, auto&& step) {
+    try {
+      step();
+    } catch (const Error& e) {
+      left.push_back(what + " (" + e.what() + "; " + how + ")");
+    }
+  };
+  std::string pool =
+      s.mode == PoolMode::kAdopted ? s.adopted_pool : "thinsnap-" + s.pool_id + "-pool";
+  std::optional<DeviceRecord> base;
+  catalog().ForEach([&](const DeviceRecord& r) {
+    if (r.kind == DeviceKind::kBase) base = r;
+  });
+  if (base) {
+    std::string thin = "thinsnap-" + s.pool_id + "-" + std::to_string(base->id);
+    attempt("dm device " + thin, "remove it with `dmsetup remove " + thin + "`", [&] {
+      if (dm->Info(thin)) dm->Remove(thin, kernel::RemoveOptions{});
+    });
+    if (s.mode == PoolMode::kAdopted && !s.adopted_pool.empty()) {
+      attempt(
+          "thin id " + std::to_string(base->id) + " in pool " + pool,
+          "delete it with `dmsetup message " + pool + " 0 delete " + std::to_string(base->id) + "`",
+          [&] {
+            try {
+              dm->Message(pool, "delete " + std::to_string(base->id));
+            } catch (const Error& e) {
+              if (e.error_number() != ENODATA) throw;  // never created
+            }
+          });
+    }
+  }
+  if (s.mode != PoolMode::kAdopted && !s.pool_id.empty()) {
+    attempt("dm device " + pool, "remove it with `dmsetup remove " + pool + "`", [&] {
+      if (dm->Info(pool)) dm->Remove(pool, kernel::RemoveOptions{});
+    });
+  }
+  for (const std::string& file : files) {
+    if (file.empty()) continue;
+    // A loop device over the file detaches by itself once the pool lets go of it (autoclear).
+    attempt(file, "remove it with `rm " + file + "`", [&] { sys->RemoveFile(file); });
+  }
+  attempt("the pool's records in " + MetaDir(), "run `thinsnap pool destroy --force`",
+          [&] { WipeStore(); });
+  std::string joined;
+  for (const std::string& l : left) joined += (joined.empty() ? "" : "; ") + l;
+  return joined;
+}
+
+// Empties the store (no records, no settings) but keeps its transaction count: a new pool in
+// this root starts where the last one ended (see CreatePool).
+void Engine::Impl::WipeStore() {
+  std::vector<Mutation> wipe;
+  catalog().ForEach([&](const DeviceRecord& r) { wipe.push_back(Mutation::Delete(r.id)); });
+  for (auto& [k, v] : catalog().config()) wipe.push_back(Mutation::EraseConfig(k));
+  if (store().pending()) store().Abort(store().pending()->txn);
+  store().Update(wipe);
+  store().Checkpoint();
 }
 
 std::string Engine::Impl::ResolveThinPool(const std::string& arg) {
@@ -383,41 +565,101 @@ void Engine::DeactivatePool(bool force) {
   }
 }
 
-void Engine::DestroyPool(bool force) {
+// With `force` this is the way out of any state: thinsnap's own state (loop files, records) is
+// removed even when the kernel cannot be reached or the pool is gone, and every kernel object
+// that could not be removed is returned with the command that removes it.
+std::vector<std::string> Engine::DestroyPool(bool force) {
   Impl& m = *impl_;
   PoolSettings s = m.settings();
   if (s.pool_id.empty()) throw Error("no pool in " + m.root, ErrorKind::kNotFound);
+  std::vector<std::string> files;
+  if (s.mode == PoolMode::kLoopback) files = {s.data_path, s.metadata_path, s.metadata_spare};
+  if (!s.ready) {
+    // An interrupted create: undo it the way a failed one is undone.
+    std::string left = m.UndoPoolCreate(s, files);
+    if (left.empty()) return {};
+    return {left};
+  }
   size_t others = m.catalog().size() - m.catalog().CountByKind(DeviceKind::kBase);
   if (others > 0 && !force) {
     throw Error("pool " + m.PoolName() + " still has " + std::to_string(others) +
                     " devices; remove them or pass --force",
                 ErrorKind::kBusy);
   }
-  bool active = m.PoolActive();
-  if (active) {
-    std::vector<DeviceRecord> all;
-    m.catalog().ForEach([&](const DeviceRecord& r) { all.push_back(r); });
-    for (const DeviceRecord& r : all) {
-      if (!r.mountpoint.empty()) m.sys->Unmount(r.mountpoint);
-      if (m.ThinActive(r.id)) m.DeactivateThin(r.id, false);
-      if (s.mode == PoolMode::kAdopted) m.DeleteDevice(r);
+  std::vector<std::string> left;
+  bool active = false;
+  try {
+    active = m.PoolActive();
+  } catch (const Error& e) {
+    if (!force) {
+      throw Error(std::string(e.what()) +
+                      "; pass --force to remove thinsnap's own state anyway (pool destroy "
+                      "--force then names what it could not remove from the kernel)",
+                  e.kind(), e.error_number());
     }
-    if (s.mode != PoolMode::kAdopted) m.dm->Remove(m.PoolName(), kernel::RemoveOptions{});
+    // A kernel without device-mapper holds no dm devices: nothing can be left there.
+    if (KernelHasDeviceMapper(m.sys)) {
+      left.push_back("cannot reach device-mapper (" + std::string(e.what()) +
+                     "); once it is reachable, remove any dm device named " + m.PoolName() +
+                     "* (`dmsetup ls | grep thinsnap-" + s.pool_id +
+                     "`, then `dmsetup remove NAME`)");
+    }
   }
+  if (active) m.TearDownPool(s, force ? &left : nullptr);
   if (s.mode == PoolMode::kLoopback) {
-    m.sys->RemoveFile(s.data_path);
-    m.sys->RemoveFile(s.metadata_path);
-    if (!s.metadata_spare.empty()) m.sys->RemoveFile(s.metadata_spare);
+    // Their loop devices detach by themselves once the pool is gone (autoclear); a pool that
+    // could not be removed is named in `left`, and its loops go when it goes.
+    for (const std::string& file : files) {
+      if (!file.empty()) m.sys->RemoveFile(file);
+    }
   } else if (s.mode == PoolMode::kDirect) {
-    m.sys->ZeroStart(s.metadata_path, 4096);
+    try {
+      m.sys->ZeroStart(s.metadata_path, 4096);
+    } catch (const Error& e) {
+      if (!force) throw;
+      left.push_back("could not wipe the pool metadata on " + s.metadata_path + " (" + e.what() +
+                     "; wipe it with `wipefs -a " + s.metadata_path + "`)");
+    }
   }
   // An empty store: the root can hold a new pool.
-  std::vector<Mutation> wipe;
-  m.catalog().ForEach([&](const DeviceRecord& r) { wipe.push_back(Mutation::Delete(r.id)); });
-  for (auto& [k, v] : m.catalog().config()) wipe.push_back(Mutation::EraseConfig(k));
-  if (m.store().pending()) m.store().Abort(m.store().pending()->txn);
-  m.store().Update(wipe);
-  m.store().Checkpoint();
+  m.WipeStore();
+  return left;
+}
+
+// Unmounts, deactivates (adopted: deletes) every device and removes the pool's dm device. With
+// `left` set, failures are collected there (what could not be removed, and how) and the rest
+// goes on; without, the first failure throws.
+void Engine::Impl::TearDownPool(const PoolSettings& s, std::vector<std::string>* left) {
+  auto attempt = [&](const std::string& what, const std::string& how, auto&& step) {
+    try {
+      step();
+    } catch (const Error& e) {
+      if (left == nullptr) throw;
+      left->push_back(what + " (" + e.what() + "; " + how + ")");
+    }
+  };
+  std::vector<DeviceRecord> all;
+  catalog().ForEach([&](const DeviceRecord& r) { all.push_back(r); });
+  for (const DeviceRecord& r : all) {
+    if (!r.mountpoint.empty()) {
+      attempt("mount " + r.mountpoint, "unmount it with `umount " + r.mountpoint + "`",
+              [&] { sys->Unmount(r.mountpoint); });
+    }
+    std::string thin = ThinName(r.id);
+    attempt("dm device " + thin, "remove it with `dmsetup remove " + thin + "`", [&] {
+      if (ThinActive(r.id)) DeactivateThin(r.id, false);
+    });
+    if (s.mode == PoolMode::kAdopted) {
+      attempt("thin id " + std::to_string(r.id) + " in " + s.adopted_pool,
+              "delete it with `dmsetup message " + s.adopted_pool + " 0 delete " +
+                  std::to_string(r.id) + "`",
+              [&] { DeleteDevice(r); });
+    }
+  }
+  if (s.mode != PoolMode::kAdopted) {
+    attempt("dm device " + PoolName(), "remove it with `dmsetup remove " + PoolName() + "`",
+            [&] { dm->Remove(PoolName(), kernel::RemoveOptions{}); });
+  }
 }
 
 void Engine::SetPool(const PoolSetOptions& o) {

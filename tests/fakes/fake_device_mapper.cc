@@ -68,6 +68,7 @@ void FakeDeviceMapper::Record(FakeOp op, const std::string& name, const std::str
   if (!detail.empty()) call += " " + detail;
   calls_.push_back(call);
   ++call_counts_[op];
+  if (!unreachable.empty()) throw Error(unreachable, ErrorKind::kFailure, ENXIO);
 }
 
 int FakeDeviceMapper::CallCount(FakeOp op) const {
@@ -489,14 +490,18 @@ std::vector<ListedDevice> FakeDeviceMapper::List() {
 }
 
 std::optional<Version> FakeDeviceMapper::TargetVersion(const std::string& target) {
-  if (target == "thin-pool" || target == "thin") return Version{1, 23, 0};
+  if (!unreachable.empty()) throw Error(unreachable, ErrorKind::kFailure, ENXIO);
+  if (target == "thin-pool" || target == "thin") return thin_target_version;
   if (target == "linear") return Version{1, 4, 0};
   if (target == "error") return Version{1, 6, 0};
   if (target == "zero") return Version{1, 2, 0};
   return std::nullopt;
 }
 
-Version FakeDeviceMapper::DriverVersion() { return Version{4, 47, 0}; }
+Version FakeDeviceMapper::DriverVersion() {
+  if (!unreachable.empty()) throw Error(unreachable, ErrorKind::kFailure, ENXIO);
+  return Version{4, 47, 0};
+}
 
 std::string FakeDeviceMapper::LibraryVersion() { return "fake"; }
 

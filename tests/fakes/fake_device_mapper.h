@@ -81,6 +81,11 @@ class FakeDeviceMapper : public DeviceMapper {
   std::string DevicePath(const std::string& name) override;
 
   // --- Test hooks ---
+  // When set, every call throws this message (errno ENXIO), as libdevmapper on a kernel without
+  // device-mapper: pool create and destroy --force are tested against it.
+  std::string unreachable;
+  // What TargetVersion("thin-pool") and ("thin") answer; nullopt: the target is not loaded.
+  std::optional<Version> thin_target_version = Version{1, 23, 0};
 
   // Someone (a mount, a process) opens / closes `name`. Closing the last holder of a device with
   // a deferred remove removes it. REQUIRES: the device exists.

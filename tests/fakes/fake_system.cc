@@ -26,6 +26,7 @@ void FakeSystem::RenameFile(const std::string& from, const std::string& to) {
 }
 
 void FakeSystem::CreateSparseFile(const std::string& path, uint64_t size) {
+  if (fault) fault("CreateSparseFile", path);
   if (files_.count(path))
     throw Error("create " + path + ": File exists", ErrorKind::kExists, EEXIST);
   files_[path] = size;
@@ -50,11 +51,13 @@ std::vector<std::string> FakeSystem::ProbeSignatures(const std::string& device) 
 }
 
 void FakeSystem::ZeroStart(const std::string& device, uint64_t) {
+  if (fault) fault("ZeroStart", device);
   signatures_.erase(device);
   dm_->WipeMetadata(device);
 }
 
 std::unique_ptr<LoopHandle> FakeSystem::AttachLoop(const std::string& file) {
+  if (fault) fault("AttachLoop", file);
   if (!files_.count(file)) throw Error("attach " + file + ": no such file", ErrorKind::kNotFound);
   // The same file gets the same loop device back after a reboot, as the pool metadata that the
   // fake keeps per device path must be found again.
@@ -78,6 +81,7 @@ void FakeSystem::RefreshLoopCapacity(const std::string& loop) {
 
 void FakeSystem::MakeFilesystem(const std::string& device, FsType fs,
                                 const std::vector<std::string>&) {
+  if (fault) fault("MakeFilesystem", device);
   filesystems_[device] = fs;
 }
 

@@ -4,6 +4,7 @@
 #ifndef THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_
 #define THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -17,7 +18,9 @@ class FakeSystem : public System {
  public:
   explicit FakeSystem(FakeDeviceMapper* dm) : dm_(dm) {}
 
-  bool Exists(const std::string& path) override { return files_.count(path) || dirs_.count(path); }
+  bool Exists(const std::string& path) override {
+    return files_.count(path) || dirs_.count(path) || host_paths.count(path);
+  }
   void MakeDirs(const std::string& path) override { dirs_.insert(path); }
   void RemoveFile(const std::string& path) override { files_.erase(path); }
   void RemoveDir(const std::string& path) override { dirs_.erase(path); }
@@ -62,6 +65,12 @@ class FakeSystem : public System {
   void SleepMs(int) override {}
 
   // Test hooks.
+  // Called first by CreateSparseFile, AttachLoop, ZeroStart and MakeFilesystem with the
+  // operation's name and path: a test throws from it to fail that step (a full disk, mkfs).
+  std::function<void(const std::string& op, const std::string& path)> fault;
+  // What Exists() answers for paths outside the fake's files (e.g. /dev/mapper/control).
+  std::set<std::string> host_paths = {"/dev/mapper/control", "/sys/class/misc/device-mapper",
+                                      "/sys/module/dm_mod"};
   void AddBlockDevice(const std::string& path, uint64_t size, std::string signature = "");
   // Loop devices go away, as after a reboot (pair with FakeDeviceMapper::Reboot()).
   void Reboot();

@@ -94,7 +94,7 @@ TEST_F(EngineTest, CreatePoolMakesAndFormatsTheBaseDevice) {
   EXPECT_EQ(r.settings.mode, PoolMode::kLoopback);
   EXPECT_EQ(r.status.transaction_id, 1u);
   EXPECT_EQ(r.status.data_total_blocks, (1ull << 30) / (64 << 10));
-  const DeviceRecord* base = engine_->store().catalog().FindByName("base");
+  const DeviceRecord* base = engine_->store().catalog().FindByName(kOriginName);
   ASSERT_NE(base, nullptr);
   EXPECT_EQ(base->kind, DeviceKind::kBase);
   EXPECT_EQ(base->size_bytes, 256u << 20);
@@ -813,7 +813,7 @@ TEST_F(AdoptTest, RefusesAPoolWithDevicesUnlessForcedAndThenLeavesThemAlone) {
   Adopt(true);
   DeviceRecord v = engine_->CreateVolume("v", 64 << 20, FsType::kNone);
   EXPECT_NE(v.id, 0u);
-  EXPECT_NE(engine_->store().catalog().FindByName("base")->id, 0u);
+  EXPECT_NE(engine_->store().catalog().FindByName(kOriginName)->id, 0u);
   CheckReport r = engine_->Check();
   EXPECT_TRUE(r.problems.empty()) << r.problems.front();
   engine_->Repair();
