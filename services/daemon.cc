@@ -38,24 +38,41 @@ void StopAll(std::vector<std::unique_ptr<Service>>& running, std::chrono::millis
   running.clear();
 }
 
+void StartAll(const ServeOptions& opts, EngineHost* host,
+              const std::vector<ServiceFactory>& factories,
+              const std::function<void(const std::string&)>& log,
+              std::vector<std::unique_ptr<Service>>* running) {
+  for (const ServiceFactory& make : factories) {
+    std::unique_ptr<Service> s = make(opts, host);
+    if (!s) continue;
+    s->Start();
+    log("serving " + s->Describe());
+    running->push_back(std::move(s));
+  }
+}
+
 }  // namespace
 
 int RunDaemon(const ServeOptions& opts, EngineHost* host,
               const std::vector<ServiceFactory>& factories,
               const std::function<void(const std::string&)>& log) {
   sigset_t stop = BlockStopSignals();
-  // Sockets are born 0660 (no window in which another user could connect).
-  ::umask(0117);
-  host->Recover();
   std::vector<std::unique_ptr<Service>> running;
   try {
-    for (const ServiceFactory& make : factories) {
-      std::unique_ptr<Service> s = make(opts, host);
-      if (!s) continue;
-      s->Start();
-      log("serving " + s->Describe());
-      running.push_back(std::move(s));
-    }
+    // Recovery first, then the services, all in one turn of the host: a request that arrives
+    // on a socket already served waits until every service has started and the umask (sockets
+    // are born 0660, no window for another user to connect) is back to what it was, so no
+    // engine work ever runs under it.
+    host->Run([&](Engine&) {
+      mode_t old = ::umask(0117);
+      try {
+        StartAll(opts, host, factories, log, &running);
+      } catch (...) {
+        ::umask(old);
+        throw;
+      }
+      ::umask(old);
+    });
   } catch (...) {
     StopAll(running, opts.drain_timeout);
     throw;

@@ -30,7 +30,9 @@ struct ServeOptions {
 };
 
 // One protocol server of the daemon. Start() binds and begins serving (from its own threads);
-// Shutdown() stops accepting, lets requests in flight finish until `deadline`, then returns.
+// it runs inside a turn of the EngineHost, so it must not call EngineHost::Run itself (requests
+// that arrive meanwhile wait for the turn to end). Shutdown() stops accepting, lets requests in
+// flight finish until `deadline`, then returns.
 class Service {
  public:
   virtual ~Service() = default;

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "services/containerd/service.h"
 #include "services/daemon.h"
 #include "thinpool/kernel/libdevmapper.h"
 #include "thinpool/real_system.h"
@@ -15,7 +16,7 @@ namespace {
 // Every protocol the daemon can serve; each factory returns nullptr when not asked for.
 std::vector<thinsnap::ServiceFactory> Factories() {
   return {
-      // containerd's snapshots service: added with services/containerd.
+      thinsnap::containerd::MakeContainerdService,
       // Docker's graph driver plugin (issue #18): add its factory here.
   };
 }

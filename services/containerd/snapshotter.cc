@@ -1,0 +1,367 @@
+#include "services/containerd/snapshotter.h"
+
+#include <openssl/evp.h>
+
+#include <optional>
+
+#include "base/error.h"
+#include "base/units.h"
+#include "services/containerd/filter.h"
+#include "services/containerd/status.h"
+
+namespace thinsnap::containerd {
+namespace {
+
+constexpr char kCreatedLabel[] = "thinsnap.ctd.created";  // ns since the epoch
+constexpr char kUpdatedLabel[] = "thinsnap.ctd.updated";
+constexpr char kRoleLabel[] = "thinsnap.ctd.role";
+constexpr char kUserPrefix[] = "ctd.label:";  // containerd's own labels, by their keys
+constexpr size_t kListBatch = 100;
+
+using LabelMap = google::protobuf::Map<std::string, std::string>;
+using MountList = google::protobuf::RepeatedPtrField<::containerd::types::Mount>;
+
+grpc::Status Handle(const std::function<void()>& fn) {
+  try {
+    fn();
+    return grpc::Status::OK;
+  } catch (const Error& e) {
+    return ToStatus(e);
+  } catch (const std::exception& e) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, std::string("internal error: ") + e.what());
+  }
+}
+
+std::string Quote(const std::string& key) { return "'" + key + "'"; }
+
+void RequireKey(const std::string& key, const char* what) {
+  if (key.empty())
+    throw Error(std::string("the snapshot ") + what + " is empty", ErrorKind::kUsage);
+}
+
+const std::string* KeyOf(const DeviceRecord& r) {
+  auto it = r.labels.find(kKeyLabel);
+  return it == r.labels.end() ? nullptr : &it->second;
+}
+
+// The snapshot `key` (a copy: the catalog changes under the engine's calls).
+DeviceRecord FindSnapshot(Engine& e, const std::string& key) {
+  const DeviceRecord* r = e.store().catalog().FindByName(DeviceNameFor(key));
+  if (!r || !KeyOf(*r) || *KeyOf(*r) != key || r->state == DeviceState::kDeletePending) {
+    throw Error("snapshot " + Quote(key) + " does not exist", ErrorKind::kNotFound);
+  }
+  return *r;
+}
+
+api::Kind KindOf(const DeviceRecord& r) {
+  if (r.kind == DeviceKind::kLayer) return api::COMMITTED;
+  return r.read_only ? api::VIEW : api::ACTIVE;
+}
+
+const char* KindName(api::Kind k) {
+  switch (k) {
+    case api::VIEW:
+      return "view";
+    case api::ACTIVE:
+      return "active";
+    case api::COMMITTED:
+      return "committed";
+    default:
+      return "unknown";
+  }
+}
+
+int64_t LabelNs(const DeviceRecord& r, const char* label, int64_t fallback) {
+  auto it = r.labels.find(label);
+  if (it == r.labels.end()) return fallback;
+  try {
+    return std::stoll(it->second);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+void SetTime(google::protobuf::Timestamp* t, int64_t ns) {
+  t->set_seconds(ns / 1'000'000'000);
+  t->set_nanos(static_cast<int32_t>(ns % 1'000'000'000));
+}
+
+std::map<std::string, std::string> UserLabels(const DeviceRecord& r) {
+  std::map<std::string, std::string> out;
+  const std::string prefix = kUserPrefix;
+  for (const auto& [k, v] : r.labels) {
+    if (k.compare(0, prefix.size(), prefix) == 0) out[k.substr(prefix.size())] = v;
+  }
+  return out;
+}
+
+// What a snapshot's device records: its key, times and containerd's labels.
+std::map<std::string, std::string> StoredLabels(const std::string& key,
+                                                const std::map<std::string, std::string>& user,
+                                                int64_t created_ns, int64_t updated_ns) {
+  std::map<std::string, std::string> out = {{kKeyLabel, key},
+                                            {kCreatedLabel, std::to_string(created_ns)},
+                                            {kUpdatedLabel, std::to_string(updated_ns)}};
+  for (const auto& [k, v] : user) out[kUserPrefix + k] = v;
+  return out;
+}
+
+std::map<std::string, std::string> ToMap(const LabelMap& m) { return {m.begin(), m.end()}; }
+
+void FillInfo(Engine& e, const DeviceRecord& r, api::Info* info) {
+  info->set_name(*KeyOf(r));
+  const DeviceRecord* parent = e.store().catalog().FindById(r.parent_id);
+  if (parent && KeyOf(*parent)) info->set_parent(*KeyOf(*parent));
+  info->set_kind(KindOf(r));
+  int64_t created = LabelNs(r, kCreatedLabel, r.created_ns);
+  SetTime(info->mutable_created_at(), created);
+  SetTime(info->mutable_updated_at(), LabelNs(r, kUpdatedLabel, created));
+  for (const auto& [k, v] : UserLabels(r)) (*info->mutable_labels())[k] = v;
+}
+
+void AddMount(const DeviceRecord& r, const std::string& device, MountList* mounts) {
+  if (r.fs == FsType::kNone) {
+    throw Error("the pool's base has no filesystem; containerd needs ext4 or xfs",
+                ErrorKind::kBusy);
+  }
+  ::containerd::types::Mount* m = mounts->Add();
+  bool xfs = r.fs == FsType::kXfs;
+  m->set_type(xfs ? "xfs" : "ext4");
+  m->set_source(device);
+  if (r.read_only) {
+    // Nothing may replay a journal onto a read-only image.
+    static const std::vector<std::string> kXfs = {"ro", "nouuid", "norecovery"};
+    static const std::vector<std::string> kExt4 = {"ro", "noload"};
+    for (const std::string& o : xfs ? kXfs : kExt4) m->add_options(o);
+  } else if (xfs) {
+    m->add_options("nouuid");  // snapshots share the filesystem's UUID
+  }
+}
+
+// The layer parentless snapshots start from: made once per pool; a half-made one (a crash while
+// making it) is removed and made again.
+std::string RootLayer(Engine& e) {
+  const DeviceRecord* r = e.store().catalog().FindByName(kRootLayer);
+  if (r && r->kind == DeviceKind::kLayer && r->state == DeviceState::kReady &&
+      !r->labels.count("thinsnap.importing")) {
+    return kRootLayer;
+  }
+  if (r) e.Remove(kRootLayer, /*force=*/true, /*discard=*/false);
+  e.CreateEmptyLayer(kRootLayer, {{{kRoleLabel, "empty root of parentless snapshots"}}, false});
+  return kRootLayer;
+}
+
+std::string CommittedParent(Engine& e, const std::string& parent) {
+  DeviceRecord p = FindSnapshot(e, parent);
+  if (KindOf(p) != api::COMMITTED) {
+    throw Error("parent " + Quote(parent) + " is not a committed snapshot", ErrorKind::kUsage);
+  }
+  return p.name;
+}
+
+std::optional<uint64_t> SizeFrom(const LabelMap& labels) {
+  auto it = labels.find(kSizeLabel);
+  if (it == labels.end()) return std::nullopt;
+  return ParseSize(it->second, std::string("label ") + kSizeLabel);
+}
+
+// Prepare and View: a container from the parent (or the empty root), active at once so that
+// the mounts can be returned; rolled back when activation fails.
+void CreateSnapshot(EngineHost* host, const std::string& key, const std::string& parent,
+                    const LabelMap& labels, bool view, MountList* mounts) {
+  RequireKey(key, "key");
+  host->Run([&](Engine& e) {
+    std::string name = DeviceNameFor(key);
+    if (e.store().catalog().FindByName(name)) {
+      throw Error("snapshot " + Quote(key) + " already exists", ErrorKind::kExists);
+    }
+    std::string from = parent.empty() ? RootLayer(e) : CommittedParent(e, parent);
+    std::optional<uint64_t> size = view ? std::nullopt : SizeFrom(labels);
+    int64_t now = host->sys()->NowNs();
+    NewDeviceOptions extra{StoredLabels(key, ToMap(labels), now, now), view};
+    DeviceRecord rec = e.CreateContainer(name, from, size, extra);
+    try {
+      AddMount(rec, e.Activate(name), mounts);
+    } catch (const Error& err) {
+      e.Remove(name, /*force=*/true, /*discard=*/false);
+      throw err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
+    }
+  });
+}
+
+// Applies an update mask to containerd's labels; InvalidArgument for an immutable field.
+std::map<std::string, std::string> UpdatedLabels(std::map<std::string, std::string> user,
+                                                 const api::UpdateSnapshotRequest& req) {
+  const LabelMap& given = req.info().labels();
+  if (req.update_mask().paths().empty()) return ToMap(given);
+  for (const std::string& path : req.update_mask().paths()) {
+    if (path != "labels" && path.rfind("labels.", 0) != 0) {
+      throw Error("cannot update field " + Quote(path) + " of snapshot " +
+                      Quote(req.info().name()) + ": only labels are mutable",
+                  ErrorKind::kUsage);
+    }
+  }
+  for (const std::string& path : req.update_mask().paths()) {
+    if (path == "labels") {
+      user = ToMap(given);
+      continue;
+    }
+    std::string k = path.substr(7);
+    auto it = given.find(k);
+    if (it == given.end()) {
+      user.erase(k);
+    } else {
+      user[k] = it->second;
+    }
+  }
+  return user;
+}
+
+// The filter fields of containerd's snapshot adaptor: kind, name, parent, labels.<key>.
+std::optional<std::string> FieldOf(const api::Info& info, const std::vector<std::string>& path) {
+  if (path.empty()) return std::nullopt;
+  if (path[0] == "kind") return KindName(info.kind());
+  if (path[0] == "name") return info.name();
+  if (path[0] == "parent") return info.parent();
+  if (path[0] != "labels" || path.size() < 2 || info.labels().empty()) return std::nullopt;
+  std::string k = path[1];
+  for (size_t i = 2; i < path.size(); ++i) k += "." + path[i];
+  auto it = info.labels().find(k);
+  if (it == info.labels().end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace
+
+std::string DeviceNameFor(const std::string& key) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (EVP_Digest(key.data(), key.size(), digest, &len, EVP_sha256(), nullptr) != 1) {
+    throw Error("sha256 of a snapshot key failed");
+  }
+  static const char kHex[] = "0123456789abcdef";
+  std::string name = "ctd-";
+  for (unsigned int i = 0; i < 20; ++i) {
+    name += kHex[digest[i] >> 4];
+    name += kHex[digest[i] & 15];
+  }
+  return name;
+}
+
+grpc::Status Snapshotter::Prepare(const api::PrepareSnapshotRequest& req,
+                                  api::PrepareSnapshotResponse* out) {
+  return Handle([&] {
+    CreateSnapshot(host_, req.key(), req.parent(), req.labels(), false, out->mutable_mounts());
+  });
+}
+
+grpc::Status Snapshotter::View(const api::ViewSnapshotRequest& req,
+                               api::ViewSnapshotResponse* out) {
+  return Handle([&] {
+    CreateSnapshot(host_, req.key(), req.parent(), req.labels(), true, out->mutable_mounts());
+  });
+}
+
+grpc::Status Snapshotter::Mounts(const api::MountsRequest& req, api::MountsResponse* out) {
+  return Handle([&] {
+    host_->Run([&](Engine& e) {
+      DeviceRecord r = FindSnapshot(e, req.key());
+      AddMount(r, e.Activate(r.name), out->mutable_mounts());
+    });
+  });
+}
+
+grpc::Status Snapshotter::Commit(const api::CommitSnapshotRequest& req) {
+  return Handle([&] {
+    RequireKey(req.name(), "name");
+    host_->Run([&](Engine& e) {
+      DeviceRecord active = FindSnapshot(e, req.key());
+      if (KindOf(active) != api::ACTIVE) {
+        throw Error("snapshot " + Quote(req.key()) + " is not active", ErrorKind::kBusy);
+      }
+      std::string name = DeviceNameFor(req.name());
+      if (e.store().catalog().FindByName(name)) {
+        throw Error("snapshot " + Quote(req.name()) + " already exists", ErrorKind::kExists);
+      }
+      int64_t now = host_->sys()->NowNs();
+      e.CommitInPlace(active.name, name, StoredLabels(req.name(), ToMap(req.labels()), now, now));
+    });
+  });
+}
+
+grpc::Status Snapshotter::Remove(const api::RemoveSnapshotRequest& req) {
+  return Handle([&] {
+    host_->Run([&](Engine& e) {
+      DeviceRecord r = FindSnapshot(e, req.key());
+      e.Remove(r.name, /*force=*/false, /*discard=*/false);
+    });
+  });
+}
+
+grpc::Status Snapshotter::Stat(const api::StatSnapshotRequest& req,
+                               api::StatSnapshotResponse* out) {
+  return Handle([&] {
+    host_->Run([&](Engine& e) { FillInfo(e, FindSnapshot(e, req.key()), out->mutable_info()); });
+  });
+}
+
+grpc::Status Snapshotter::Update(const api::UpdateSnapshotRequest& req,
+                                 api::UpdateSnapshotResponse* out) {
+  return Handle([&] {
+    const std::string& key = req.info().name();
+    host_->Run([&](Engine& e) {
+      DeviceRecord r = FindSnapshot(e, key);
+      std::map<std::string, std::string> user = UpdatedLabels(UserLabels(r), req);
+      int64_t created = LabelNs(r, kCreatedLabel, r.created_ns);
+      DeviceRecord updated =
+          e.SetLabels(r.name, StoredLabels(key, user, created, host_->sys()->NowNs()));
+      FillInfo(e, updated, out->mutable_info());
+    });
+  });
+}
+
+grpc::Status Snapshotter::List(const api::ListSnapshotsRequest& req,
+                               const std::function<bool(const api::ListSnapshotsResponse&)>& send) {
+  std::vector<api::Info> found;
+  grpc::Status st = Handle([&] {
+    FilterSet filters = FilterSet::Parse({req.filters().begin(), req.filters().end()});
+    host_->Run([&](Engine& e) {
+      for (const DeviceRecord& r : e.List()) {
+        if (!KeyOf(r) || r.state == DeviceState::kDeletePending) continue;
+        api::Info info;
+        FillInfo(e, r, &info);
+        auto field = [&info](const std::vector<std::string>& p) { return FieldOf(info, p); };
+        if (filters.Match(field)) found.push_back(std::move(info));
+      }
+    });
+  });
+  if (!st.ok()) return st;
+  // Streamed without the engine: the CLI and other requests go on meanwhile.
+  for (size_t i = 0; i < found.size(); i += kListBatch) {
+    api::ListSnapshotsResponse batch;
+    for (size_t j = i; j < std::min(found.size(), i + kListBatch); ++j) {
+      *batch.add_info() = std::move(found[j]);
+    }
+    if (!send(batch)) return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Snapshotter::Usage(const api::UsageRequest& req, api::UsageResponse* out) {
+  return Handle([&] {
+    host_->Run([&](Engine& e) {
+      DeviceRecord r = FindSnapshot(e, req.key());
+      for (const DfRow& row : e.Df()) {
+        // Bytes the pool maps for this snapshot alone, as `thinsnap df` shows them.
+        if (row.id == r.id) out->set_size(static_cast<int64_t>(row.exclusive));
+      }
+    });
+  });
+}
+
+grpc::Status Snapshotter::Cleanup(const api::CleanupRequest&) {
+  // Deletions the kernel deferred (a device still open at Remove) are finished here.
+  return Handle([&] { host_->Run([](Engine& e) { e.Gc(); }); });
+}
+
+}  // namespace thinsnap::containerd

@@ -1,0 +1,63 @@
+// Snapshotter: containerd's snapshots API mapped onto the engine, one handler per RPC (decode,
+// one engine operation under the EngineHost, encode). The gRPC server (service.h) only forwards.
+//
+// Mapping (README.md "containerd"):
+// - A key or name (any string) is the device named "ctd-" + the first 160 bits of its SHA-256 in
+//   hex; the key itself is the device's label thinsnap.ctd.key, written in the same journal
+//   transaction as the device. So the mapping is durable exactly when the device is.
+// - Active -> a writable container; View -> a read-only container (activated read-only, mounted
+//   ro); Committed -> a read-only layer (Commit turns the container into it in place).
+// - A parentless Prepare/View starts from the empty root layer "ctd-root" (the pool's formatted
+//   base without lost+found), made on first use.
+// - containerd's labels are kept under "ctd.label:" + key; created/updated times in
+//   thinsnap.ctd.created/updated (ns). The label containerd.io/snapshot/thinsnap.size on a
+//   Prepare sizes the snapshot (grown filesystem).
+// Errors are thinsnap::Error, translated once by status.h.
+//
+// Thread-safety: every handler may run on any gRPC thread; the EngineHost serializes them.
+#ifndef THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_
+#define THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_
+
+#include <grpcpp/support/status.h>
+
+#include <functional>
+#include <string>
+
+#include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb.h"
+#include "services/engine_host.h"
+
+namespace thinsnap::containerd {
+
+namespace api = ::containerd::services::snapshots::v1;
+
+inline constexpr char kSizeLabel[] = "containerd.io/snapshot/thinsnap.size";
+inline constexpr char kKeyLabel[] = "thinsnap.ctd.key";
+inline constexpr char kRootLayer[] = "ctd-root";
+
+// The device name of a containerd key.
+std::string DeviceNameFor(const std::string& key);
+
+class Snapshotter {
+ public:
+  explicit Snapshotter(EngineHost* host) : host_(host) {}
+
+  grpc::Status Prepare(const api::PrepareSnapshotRequest& req, api::PrepareSnapshotResponse* out);
+  grpc::Status View(const api::ViewSnapshotRequest& req, api::ViewSnapshotResponse* out);
+  grpc::Status Mounts(const api::MountsRequest& req, api::MountsResponse* out);
+  grpc::Status Commit(const api::CommitSnapshotRequest& req);
+  grpc::Status Remove(const api::RemoveSnapshotRequest& req);
+  grpc::Status Stat(const api::StatSnapshotRequest& req, api::StatSnapshotResponse* out);
+  grpc::Status Update(const api::UpdateSnapshotRequest& req, api::UpdateSnapshotResponse* out);
+  // Sends the matching snapshots in batches; `send` returns false when the client went away.
+  grpc::Status List(const api::ListSnapshotsRequest& req,
+                    const std::function<bool(const api::ListSnapshotsResponse&)>& send);
+  grpc::Status Usage(const api::UsageRequest& req, api::UsageResponse* out);
+  grpc::Status Cleanup(const api::CleanupRequest& req);
+
+ private:
+  EngineHost* host_;
+};
+
+}  // namespace thinsnap::containerd
+
+#endif  // THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_

@@ -1,0 +1,284 @@
+// containerd's snapshots API over the engine's fakes: the handlers of services/containerd
+// (mapping, labels, update masks, filters, error codes), without gRPC's transport.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "services/containerd/snapshotter.h"
+#include "services/containerd/status.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fake_system.h"
+
+namespace thinsnap::containerd {
+namespace {
+
+using grpc::StatusCode;
+
+class SnapshotterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/thinsnap-ctd-test-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+    OpenHost();
+    host_->Run([](Engine& e) {
+      PoolCreateOptions p;
+      p.data_size = 1ull << 30;
+      p.metadata_size = 16 << 20;
+      p.base_size = 64 << 20;
+      e.CreatePool(p);
+    });
+  }
+  void TearDown() override {
+    snap_.reset();
+    host_.reset();
+    ASSERT_EQ(std::system(("rm -rf " + root_).c_str()), 0);
+  }
+  void OpenHost() {
+    snap_.reset();
+    host_.reset();
+    EngineHostOptions o;
+    o.root = root_;
+    o.engine.lock_timeout_ms = 2000;
+    host_ = std::make_unique<EngineHost>(&dm_, &sys_, o);
+    snap_ = std::make_unique<Snapshotter>(host_.get());
+  }
+
+  grpc::Status Prepare(const std::string& key, const std::string& parent,
+                       std::map<std::string, std::string> labels = {},
+                       api::PrepareSnapshotResponse* out = nullptr) {
+    api::PrepareSnapshotRequest r;
+    r.set_key(key);
+    r.set_parent(parent);
+    for (auto& [k, v] : labels) (*r.mutable_labels())[k] = v;
+    api::PrepareSnapshotResponse ignored;
+    return snap_->Prepare(r, out ? out : &ignored);
+  }
+  grpc::Status View(const std::string& key, const std::string& parent,
+                    api::ViewSnapshotResponse* out = nullptr) {
+    api::ViewSnapshotRequest r;
+    r.set_key(key);
+    r.set_parent(parent);
+    api::ViewSnapshotResponse ignored;
+    return snap_->View(r, out ? out : &ignored);
+  }
+  grpc::Status Commit(const std::string& name, const std::string& key,
+                      std::map<std::string, std::string> labels = {}) {
+    api::CommitSnapshotRequest r;
+    r.set_name(name);
+    r.set_key(key);
+    for (auto& [k, v] : labels) (*r.mutable_labels())[k] = v;
+    return snap_->Commit(r);
+  }
+  grpc::Status Remove(const std::string& key) {
+    api::RemoveSnapshotRequest r;
+    r.set_key(key);
+    return snap_->Remove(r);
+  }
+  api::Info Stat(const std::string& key, StatusCode want = StatusCode::OK) {
+    api::StatSnapshotRequest r;
+    r.set_key(key);
+    api::StatSnapshotResponse out;
+    EXPECT_EQ(snap_->Stat(r, &out).error_code(), want) << key;
+    return out.info();
+  }
+  grpc::Status Update(api::Info info, std::vector<std::string> paths, api::Info* out) {
+    api::UpdateSnapshotRequest r;
+    *r.mutable_info() = std::move(info);
+    for (auto& p : paths) r.mutable_update_mask()->add_paths(p);
+    api::UpdateSnapshotResponse resp;
+    grpc::Status st = snap_->Update(r, &resp);
+    *out = resp.info();
+    return st;
+  }
+  std::vector<std::string> List(std::vector<std::string> filters) {
+    api::ListSnapshotsRequest r;
+    for (auto& f : filters) r.add_filters(f);
+    std::vector<std::string> names;
+    grpc::Status st = snap_->List(r, [&](const api::ListSnapshotsResponse& batch) {
+      for (const api::Info& i : batch.info()) names.push_back(i.name());
+      return true;
+    });
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+  DeviceRecord Record(const std::string& key) {
+    return host_->Run(
+        [&](Engine& e) { return *e.store().catalog().FindByName(DeviceNameFor(key)); });
+  }
+
+  std::string root_;
+  kernel::FakeDeviceMapper dm_;
+  kernel::FakeSystem sys_{&dm_};
+  std::unique_ptr<EngineHost> host_;
+  std::unique_ptr<Snapshotter> snap_;
+};
+
+// Arbitrary strings, as containerd's metadata store makes them (namespace/id/key).
+const std::string kKey = "testsuite/12/" + std::string(200, 'k') + " with spaces/and:colons";
+
+TEST_F(SnapshotterTest, ParentlessPrepareIsAWritableBlockMountFromTheEmptyRoot) {
+  api::PrepareSnapshotResponse out;
+  ASSERT_TRUE(Prepare(kKey, "", {{"containerd.io/gc.root", "now"}}, &out).ok());
+  ASSERT_EQ(out.mounts_size(), 1);
+  EXPECT_EQ(out.mounts(0).type(), "ext4");
+  EXPECT_EQ(out.mounts(0).source().rfind("/dev/mapper/thinsnap-", 0), 0u) << out.mounts(0).source();
+  EXPECT_EQ(out.mounts(0).options_size(), 0);
+  api::Info info = Stat(kKey);
+  EXPECT_EQ(info.name(), kKey);
+  EXPECT_EQ(info.kind(), api::ACTIVE);
+  EXPECT_EQ(info.parent(), "");
+  EXPECT_EQ(info.labels().at("containerd.io/gc.root"), "now");
+  EXPECT_EQ(info.created_at().seconds(), info.updated_at().seconds());
+  EXPECT_EQ(info.created_at().nanos(), info.updated_at().nanos());
+  DeviceRecord rec = Record(kKey);
+  EXPECT_EQ(rec.kind, DeviceKind::kContainer);
+  EXPECT_EQ(rec.labels.at(kKeyLabel), kKey);
+  DeviceRecord root =
+      host_->Run([](Engine& e) { return *e.store().catalog().FindByName(kRootLayer); });
+  EXPECT_EQ(rec.parent_id, root.id);
+  EXPECT_EQ(root.state, DeviceState::kReady);
+  EXPECT_EQ(List({}), std::vector<std::string>{kKey});  // the root layer is not a snapshot
+}
+
+TEST_F(SnapshotterTest, CommitViewAndPrepareFromTheCommittedLayer) {
+  ASSERT_TRUE(Prepare("a", "").ok());
+  ASSERT_TRUE(Commit("c1", "a", {{"l", "1"}}).ok());
+  Stat("a", StatusCode::NOT_FOUND);
+  api::Info c1 = Stat("c1");
+  EXPECT_EQ(c1.kind(), api::COMMITTED);
+  EXPECT_EQ(c1.labels().at("l"), "1");
+  EXPECT_EQ(Record("c1").kind, DeviceKind::kLayer);
+
+  api::ViewSnapshotResponse view;
+  ASSERT_TRUE(View("v", "c1", &view).ok());
+  ASSERT_EQ(view.mounts_size(), 1);
+  std::vector<std::string> opts(view.mounts(0).options().begin(), view.mounts(0).options().end());
+  EXPECT_EQ(opts, (std::vector<std::string>{"ro", "noload"}));
+  EXPECT_EQ(Stat("v").kind(), api::VIEW);
+  EXPECT_EQ(Stat("v").parent(), "c1");
+  EXPECT_TRUE(Record("v").read_only);
+
+  ASSERT_TRUE(Prepare("b", "c1").ok());
+  EXPECT_EQ(Stat("b").parent(), "c1");
+  ASSERT_TRUE(Commit("c2", "b").ok());
+  EXPECT_EQ(Stat("c2").parent(), "c1");
+  api::MountsRequest mr;
+  mr.set_key("v");
+  api::MountsResponse mounts;
+  EXPECT_TRUE(snap_->Mounts(mr, &mounts).ok());
+  EXPECT_EQ(mounts.mounts(0).source(), view.mounts(0).source());
+}
+
+TEST_F(SnapshotterTest, ErrorsCarryTheCodesContainerdExpects) {
+  ASSERT_TRUE(Prepare("a", "").ok());
+  EXPECT_EQ(Prepare("a", "").error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(View("a", "").error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(Prepare("b", "a").error_code(), StatusCode::INVALID_ARGUMENT);  // not committed
+  EXPECT_EQ(Prepare("b", "nope").error_code(), StatusCode::NOT_FOUND);
+  EXPECT_EQ(Prepare("", "").error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Commit("c", "nope").error_code(), StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Commit("c", "a").ok());
+  ASSERT_TRUE(Prepare("child", "c").ok());
+  EXPECT_EQ(Commit("c", "child").error_code(), StatusCode::ALREADY_EXISTS);
+  ASSERT_TRUE(View("view", "c").ok());
+  EXPECT_EQ(Commit("cv", "view").error_code(), StatusCode::FAILED_PRECONDITION);  // not active
+  grpc::Status busy = Remove("c");
+  EXPECT_EQ(busy.error_code(), StatusCode::FAILED_PRECONDITION) << busy.error_message();
+  EXPECT_EQ(Remove("nope").error_code(), StatusCode::NOT_FOUND);
+  EXPECT_TRUE(Remove("child").ok());
+  EXPECT_TRUE(Remove("view").ok());
+  EXPECT_TRUE(Remove("c").ok());
+  EXPECT_EQ(List({}), std::vector<std::string>{});
+  // The key of a removed snapshot is free again.
+  EXPECT_TRUE(Prepare("child", "").ok());
+}
+
+TEST_F(SnapshotterTest, ErrorTranslationIsOneTable) {
+  EXPECT_EQ(CodeFor(ErrorKind::kNotFound), StatusCode::NOT_FOUND);
+  EXPECT_EQ(CodeFor(ErrorKind::kExists), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(CodeFor(ErrorKind::kUsage), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CodeFor(ErrorKind::kBusy), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(CodeFor(ErrorKind::kNoSpace), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(CodeFor(ErrorKind::kCorrupt), StatusCode::DATA_LOSS);
+  EXPECT_EQ(CodeFor(ErrorKind::kFailure), StatusCode::UNKNOWN);
+  grpc::Status st = ToStatus(Error("snapshot 'x' does not exist", ErrorKind::kNotFound));
+  EXPECT_EQ(st.error_message(), "snapshot 'x' does not exist");
+}
+
+TEST_F(SnapshotterTest, UpdateHonoursFieldPathsAndRefusesParent) {
+  ASSERT_TRUE(Prepare("a", "", {{"l1", "v1"}, {"l2", "v2"}}).ok());
+  api::Info info = Stat("a");
+  (*info.mutable_labels())["l1"] = "updated";
+  info.mutable_labels()->erase("l2");
+  (*info.mutable_labels())["l4"] = "v4";
+  api::Info out;
+  ASSERT_TRUE(Update(info, {"labels.l1", "labels.l2"}, &out).ok());
+  EXPECT_EQ(out.labels().size(), 1u);  // l2 deleted, l4 not in the mask
+  EXPECT_EQ(out.labels().at("l1"), "updated");
+  ASSERT_TRUE(Update(info, {"labels"}, &out).ok());
+  EXPECT_EQ(out.labels().size(), 2u);
+  EXPECT_EQ(out.labels().at("l4"), "v4");
+  EXPECT_EQ(out.kind(), api::ACTIVE);
+  EXPECT_GE(out.updated_at().seconds() * 1000000000ll + out.updated_at().nanos(),
+            out.created_at().seconds() * 1000000000ll + out.created_at().nanos());
+  info.set_parent("doesnotexist");
+  EXPECT_EQ(Update(info, {"parent"}, &out).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Stat("a").parent(), "");
+  info.mutable_labels()->clear();
+  ASSERT_TRUE(Update(info, {}, &out).ok());  // no mask: all mutable fields (the labels)
+  EXPECT_TRUE(Stat("a").labels().empty());
+  info.set_name("nope");
+  EXPECT_EQ(Update(info, {}, &out).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(SnapshotterTest, WalkFilters) {
+  ASSERT_TRUE(Prepare("p", "", {{"containerd.io/gc.root", "x"}}).ok());
+  ASSERT_TRUE(Commit("c", "p", {{"containerd.io/gc.root", "x"}}).ok());
+  ASSERT_TRUE(Prepare("a", "c", {{"k", "1"}}).ok());
+  ASSERT_TRUE(View("v", "c").ok());
+  ASSERT_TRUE(Prepare("lone", "").ok());
+  using V = std::vector<std::string>;
+  EXPECT_EQ(List({}), (V{"a", "c", "lone", "v"}));
+  EXPECT_EQ(List({"kind==active"}), (V{"a", "lone"}));
+  EXPECT_EQ(List({"kind==view"}), (V{"v"}));
+  EXPECT_EQ(List({R"(labels."containerd.io/gc.root"==x)"}), (V{"c"}));
+  EXPECT_EQ(List({R"(parent!="")"}), (V{"a", "v"}));
+  EXPECT_EQ(List({"labels.k"}), (V{"a"}));
+  EXPECT_EQ(List({"kind==active,parent==c"}), (V{"a"}));
+  EXPECT_EQ(List({"kind==view", "name==lone"}), (V{"lone", "v"}));
+  api::ListSnapshotsRequest bad;
+  bad.add_filters("kind==");
+  grpc::Status st = snap_->List(bad, [](const api::ListSnapshotsResponse&) { return true; });
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(SnapshotterTest, SizeLabelGrowsTheSnapshot) {
+  ASSERT_TRUE(Prepare("big", "", {{kSizeLabel, "512M"}}).ok());
+  EXPECT_EQ(Record("big").size_bytes, 512ull << 20);
+  EXPECT_FALSE(sys_.grown.empty());
+  EXPECT_EQ(Prepare("small", "", {{kSizeLabel, "1M"}}).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Prepare("bad", "", {{kSizeLabel, "lots"}}).error_code(), StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(Prepare("default", "").ok());
+  EXPECT_EQ(Record("default").size_bytes, 64ull << 20);               // the pool's base size
+  EXPECT_EQ(List({}), (std::vector<std::string>{"big", "default"}));  // failures left nothing
+}
+
+TEST_F(SnapshotterTest, SnapshotsSurviveARestartOfTheService) {
+  ASSERT_TRUE(Prepare("a", "").ok());
+  ASSERT_TRUE(Commit("c", "a").ok());
+  ASSERT_TRUE(Prepare(kKey, "c", {{"x", "y"}}).ok());
+  OpenHost();
+  EXPECT_EQ(Stat(kKey).parent(), "c");
+  EXPECT_EQ(Stat(kKey).labels().at("x"), "y");
+  EXPECT_EQ(Stat("c").kind(), api::COMMITTED);
+  api::UsageRequest ur;
+  ur.set_key(kKey);
+  api::UsageResponse usage;
+  EXPECT_TRUE(snap_->Usage(ur, &usage).ok());
+  api::CleanupRequest cr;
+  EXPECT_TRUE(snap_->Cleanup(cr).ok());
+}
+
+}  // namespace
+}  // namespace thinsnap::containerd
