@@ -195,7 +195,8 @@ class Engine {
   DeviceRecord Commit(const std::string& container, const std::string& new_layer);
   // Turns a container into a read-only layer named `new_layer` in place: no new thin device, one
   // journal record (name, kind, labels and read-only flag change together), so a crash leaves
-  // either the container or the layer. The device is deactivated first (kBusy when open).
+  // either the container or the layer. The device is deactivated (deferred while something
+  // outside thinsnap still has it open; kBusy when thinsnap itself has it mounted).
   // containerd's Commit, where the active snapshot ceases to exist.
   DeviceRecord CommitInPlace(const std::string& container, const std::string& new_layer,
                              const std::map<std::string, std::string>& labels);

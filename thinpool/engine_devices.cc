@@ -193,9 +193,10 @@ DeviceRecord Engine::CommitInPlace(const std::string& container, const std::stri
     throw Error("'" + container + "' is mounted at " + rec.mountpoint + "; unmount it first",
                 ErrorKind::kBusy);
   }
-  // Deactivated first: layers are activated read-only, and nothing may write to it once the
-  // record says it is a layer.
-  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, /*allow_deferred=*/false);
+  // Deactivated: layers are activated read-only. A device its client still has mounted goes
+  // away when closed (deferred remove, as containerd's devmapper snapshotter does it); a
+  // snapshot taken of it meanwhile suspends it first, which freezes and flushes that mount.
+  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, /*allow_deferred=*/true);
   rec.name = new_layer;
   rec.kind = DeviceKind::kLayer;
   rec.read_only = true;
