@@ -413,17 +413,20 @@ void Commands::AddQueries(CLI::App* app) {
       return 0;
     }
     std::vector<std::vector<std::string>> rows = {
-        {"NAME", "KIND", "ID", "PARENT", "SIZE", "FS", "STATE", "MOUNTPOINT"}};
+        {"NAME", "KIND", "ID", "PARENT", "SIZE", "FS", "STATE", "MOUNTPOINT", "KEY"}};
     for (const auto& r : all) {
       const DeviceRecord* p = engine().store().catalog().FindById(r.parent_id);
       std::string kind = r.kind == DeviceKind::kBase ? "base (internal)" : DeviceKindName(r.kind);
+      // The containerd snapshot key of a device `thinsnap serve` made (services/containerd).
+      auto key = r.labels.find("thinsnap.ctd.key");
       rows.push_back({r.name, kind, std::to_string(r.id), p ? p->name : "-",
                       FormatSize(r.size_bytes), FsTypeName(r.fs),
                       r.state == DeviceState::kDeletePending   ? "delete-pending"
                       : r.state == DeviceState::kWritableLayer ? "writable"
                       : r.read_only                            ? "ro"
                                                                : "rw",
-                      r.mountpoint.empty() ? "-" : r.mountpoint});
+                      r.mountpoint.empty() ? "-" : r.mountpoint,
+                      key == r.labels.end() ? "-" : key->second});
     }
     PrintTable(rows);
     return 0;
