@@ -1,7 +1,9 @@
 #include "thinpool/transaction.h"
 
 #include <cerrno>
+#include <chrono>
 #include <sstream>
+#include <thread>
 
 #include "base/error.h"
 #include "metadata/fault.h"
@@ -51,12 +53,34 @@ uint64_t Transactor::KernelTransactionId() {
   return status.transaction_id;
 }
 
+// A thin device whose dm device has just gone away can still be open inside the pool for a
+// moment: after the last close of a device marked for deferred removal (a committed snapshot
+// its client had mounted), dm tears the table down from a work queue, and until then `delete`
+// fails with EBUSY. So a delete is retried on EBUSY for up to 2 s before it counts as failed.
+namespace {
+void SendRetryingBusyDelete(kernel::DeviceMapper* dm, const std::string& pool, const KernelOp& op) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  for (;;) {
+    try {
+      dm->Message(pool, Transactor::MessageFor(op));
+      return;
+    } catch (const Error& e) {
+      if (op.kind != KernelOp::Kind::kDelete || e.error_number() != EBUSY ||
+          std::chrono::steady_clock::now() >= deadline) {
+        throw;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+}  // namespace
+
 // Sends one op. With tolerate_done (recovery), an op the kernel already did is not an error:
 // EEXIST for a create, ENODATA for a delete.
 void Transactor::Apply(const KernelOp& op, bool tolerate_done) {
   if (op.kind == KernelOp::Kind::kNone) return;
   try {
-    dm_->Message(pool_, MessageFor(op));
+    SendRetryingBusyDelete(dm_, pool_, op);
   } catch (const Error& e) {
     bool done = (op.kind == KernelOp::Kind::kDelete && e.error_number() == ENODATA) ||
                 (op.kind != KernelOp::Kind::kDelete && e.error_number() == EEXIST);
