@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: containerd's own snapshotter test suite (snapshots/testsuite of containerd 1.6.20, through its proxy gRPC client) against thinsnap serve, one small loopback pool and server per test: 21 tests ran and passed (Rename is skipped by the suite), every server stopped by SIGTERM with exit 0 and its pool check clean
+# Description: containerd's own snapshotter test suite (snapshots/testsuite of containerd 1.6.20, through its proxy gRPC client) against thinsnap serve, one small loopback pool and server per test: its 21 tests ran, 20 passed and Rename was skipped (by the suite itself), none failed, every server stopped by SIGTERM with exit 0 and its pool check clean
 # VM-Args: --mem 3072 --cpus 2 --timeout 840 --include @BUILD@/vm-tests/containerd-suite.test
 # Expect-kernel: device-mapper: thin: Deletion of thin device [0-9]+ failed
 set -u
@@ -28,8 +28,9 @@ if [ "$rc" != 0 ] || [ "$failed" != 0 ]; then
 fi
 check_eq "$rc" 0 "suite exit status"
 check_eq "$failed" 0 "tests failed"
-check_eq "$passed" 21 "tests passed"
+check_eq "$passed" 20 "tests passed"
 check_eq "$skipped" 1 "tests skipped (Rename)"
+grep -q -- '^--- PASS: TestThinsnapSnapshotter ' "$out" || fail "the suite as a whole did not pass"
 grep -q -- '--- SKIP: TestThinsnapSnapshotter/Rename' "$out" || fail "the skipped test is not Rename"
 left=$(dmsetup ls 2>/dev/null | grep -c thinsnap)
 check_eq "$left" 0 "device-mapper devices left behind"
