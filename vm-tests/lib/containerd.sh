@@ -115,16 +115,18 @@ wait_for_socket() {
 }
 
 # ts_serve_start ROOT [SERVE ARGS...]: `thinsnap --root ROOT serve --address $TS_SOCK` in the
-# background (output appended to ROOT.serve.log); waits for its socket (60 s).
+# background (output appended to ROOT.serve.log); waits (60 s) for a socket at the path that is
+# not the one that was there before (a stale socket of a killed server is replaced).
 ts_serve_start() {
   _root=$1
   shift
   TS_SERVE_LOG=$_root.serve.log
+  _old=$(stat -c %i "$TS_SOCK" 2>/dev/null || echo none)
   echo "+ thinsnap --root $_root serve --address $TS_SOCK $*"
   thinsnap --root "$_root" serve --address "$TS_SOCK" "$@" >>"$TS_SERVE_LOG" 2>&1 &
   TS_SERVE_PID=$!
   _n=0
-  until [ -S "$TS_SOCK" ]; do
+  until [ -S "$TS_SOCK" ] && [ "$(stat -c %i "$TS_SOCK" 2>/dev/null)" != "$_old" ]; do
     if ! kill -0 "$TS_SERVE_PID" 2>/dev/null; then
       tail -n 20 "$TS_SERVE_LOG" >&2
       TS_SERVE_PID=""
