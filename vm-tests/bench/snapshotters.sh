@@ -15,7 +15,8 @@
 # Usage: vm-tests/bench/snapshotters.sh [--out DIR] [COUNT]   (operations per kind, default 30)
 # Prints the guest's log and a markdown table with ratios to overlayfs and to devmapper; with
 # --out DIR also writes DIR/snapshotters.md and DIR/snapshotters.log. Needs a built tree
-# (THINSNAP_BUILD_DIR, default <repo>/build, with the thinsnap-serve daemon) and what
+# (THINSNAP_BUILD_DIR, default <repo>/build, with the thinsnap-serve daemon; THINSNAP_BIN and
+# THINSNAP_SERVE_BIN as for vm-tests/run) and what
 # scripts/install-deps installs (containerd, golang-go, golang-github-containerd-containerd-dev).
 set -euo pipefail
 
@@ -38,7 +39,10 @@ while (($# > 0)); do
   esac
 done
 [[ $COUNT =~ ^[1-9][0-9]*$ ]] || die "COUNT must be a positive integer, not '$COUNT'"
-[[ -x $BUILD_DIR/cli/thinsnap ]] || die "$BUILD_DIR/cli/thinsnap not built"
+THINSNAP_BIN=${THINSNAP_BIN:-$BUILD_DIR/cli/thinsnap}
+SERVE_BIN=${THINSNAP_SERVE_BIN:-$(dirname "$THINSNAP_BIN")/../services/thinsnap-serve}
+[[ -x $THINSNAP_BIN ]] || die "$THINSNAP_BIN not built"
+[[ -x $SERVE_BIN ]] || die "$SERVE_BIN (the daemon of thinsnap serve) not built"
 for b in containerd ctr go; do
   command -v "$b" >/dev/null || die "$b missing (run scripts/install-deps)"
 done
@@ -51,7 +55,7 @@ GO111MODULE=off GOPATH=$BUILD_DIR/bench/gopath:/usr/share/gocode CGO_ENABLED=0 G
 
 LOG=$BUILD_DIR/bench/snapshotters.log
 TABLE=$BUILD_DIR/bench/snapshotters.md
-export THINSNAP_BUILD_DIR=$BUILD_DIR THINSNAP_VM_CACHE=$CACHE
+export THINSNAP_BUILD_DIR=$BUILD_DIR THINSNAP_VM_CACHE=$CACHE THINSNAP_BIN THINSNAP_SERVE_BIN=$SERVE_BIN
 "$REPO/vm-tests/run" --mem 3072 --timeout 3600 --nvme 2G --nvme 256M --nvme 2G \
   --include /usr/bin/containerd --include /usr/bin/ctr --include "$CTRBENCH" \
   "$HERE/snapshotters-guest.sh" "$COUNT" "$CTRBENCH" | tee "$LOG"
