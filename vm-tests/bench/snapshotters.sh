@@ -50,8 +50,9 @@ done
 mkdir -p "$BUILD_DIR/bench"
 CTRBENCH=$BUILD_DIR/bench/ctrbench
 echo "building $CTRBENCH (Go $(go env GOVERSION), GOPATH mode against /usr/share/gocode)"
-GO111MODULE=off GOPATH=$BUILD_DIR/bench/gopath:/usr/share/gocode CGO_ENABLED=0 GOFLAGS="" \
-  go build -o "$CTRBENCH" "$HERE/ctrbench" || die "go build of ctrbench failed"
+# GOPATH mode builds a directory outside GOPATH only by a relative path.
+(cd "$HERE/ctrbench" && GO111MODULE=off GOPATH=$BUILD_DIR/bench/gopath:/usr/share/gocode \
+  CGO_ENABLED=0 GOFLAGS="" go build -o "$CTRBENCH" .) || die "go build of ctrbench failed"
 
 LOG=$BUILD_DIR/bench/snapshotters.log
 TABLE=$BUILD_DIR/bench/snapshotters.md
