@@ -28,15 +28,21 @@ cctr() {
   ctr -a "$CTD_SOCK" -n "$CTD_NS" "$@"
 }
 
+# ctd_require PROGRAM...: fails unless every PROGRAM is in the VM (containers need
+# containerd-shim-runc-v2 and runc too).
+ctd_require() {
+  for _b in "$@"; do
+    command -v "$_b" >/dev/null || fail "$_b is not in the VM (VM-Args --include it)"
+  done
+}
+
 # ctd_prepare_host: what containerd and runc need from the guest: cgroup2, their directories.
 ctd_prepare_host() {
   if ! grep -q ' /sys/fs/cgroup cgroup2 ' /proc/mounts; then
     mkdir -p /sys/fs/cgroup
     mount -t cgroup2 cgroup2 /sys/fs/cgroup || fail "mount cgroup2 on /sys/fs/cgroup"
   fi
-  for _b in containerd ctr containerd-shim-runc-v2 runc; do
-    command -v "$_b" >/dev/null || fail "$_b is not in the VM (VM-Args --include it)"
-  done
+  ctd_require containerd ctr
   mkdir -p "$CTD_DIR" /run/containerd "$(dirname "$TS_SOCK")"
 }
 
@@ -97,6 +103,18 @@ ctd_stop() {
   done
   wait "$CTD_PID" 2>/dev/null
   CTD_PID=""
+}
+
+# ctd_wait_snapshotter NAME [SECONDS]: until containerd reaches snapshotter NAME (default 30 s).
+# After a proxy plugin's server restarts, containerd redials with a backoff of up to 3 s and
+# fails requests at once meanwhile.
+ctd_wait_snapshotter() {
+  _n=$((${2:-30} * 10))
+  until cctr snapshots --snapshotter "$1" ls >/dev/null 2>&1; do
+    _n=$((_n - 1))
+    [ $_n -gt 0 ] || fail "containerd did not reach snapshotter $1 in ${2:-30} s"
+    sleep 0.1
+  done
 }
 
 # ctd_log_errors: containerd's error lines (for a failure's context).
