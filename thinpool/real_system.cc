@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/fd.h"
 #include "thinpool/kernel/blockdev.h"
+#include "thinpool/kernel/fs_control.h"
 #include "thinpool/kernel/fs_tools.h"
 #include "thinpool/kernel/loop.h"
 #include "thinpool/kernel/mount.h"
@@ -130,6 +131,18 @@ void RealSystem::Unmount(const std::string& dir) { kernel::Unmount(dir); }
 
 std::vector<std::string> RealSystem::MountsOf(const std::string& device) {
   return FindMounts(device);
+}
+
+void RealSystem::ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
+  kernel::ShutdownFilesystem(mountpoint, fs);
+}
+
+void RealSystem::FreezeFilesystem(const std::string& mountpoint) {
+  kernel::FreezeFilesystem(mountpoint);
+}
+
+bool RealSystem::ThawFilesystem(const std::string& mountpoint) {
+  return kernel::ThawFilesystem(mountpoint);
 }
 
 void RealSystem::SetXfsEnospcRetries(const std::string& device, int max_retries) {

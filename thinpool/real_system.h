@@ -33,6 +33,9 @@ class RealSystem : public System {
   void Unmount(const std::string& dir) override;
   std::vector<std::string> MountsOf(const std::string& device) override;
   void SetXfsEnospcRetries(const std::string& device, int max_retries) override;
+  void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
+  void FreezeFilesystem(const std::string& mountpoint) override;
+  bool ThawFilesystem(const std::string& mountpoint) override;
   ToolResult ThinCheck(const std::string& metadata_device) override;
   ToolResult ThinRepair(const std::string& from, const std::string& to) override;
   ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;

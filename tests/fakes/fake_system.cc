@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <utility>
+
 #include "base/error.h"
 
 namespace thinsnap::kernel {
@@ -98,6 +100,32 @@ void FakeSystem::Unmount(const std::string& dir) {
     throw Error("umount " + dir + ": not mounted", ErrorKind::kFailure, EINVAL);
   dm_->CloseHold(it->second.substr(it->second.rfind('/') + 1));
   mounts.erase(it);
+  shut_down.erase(dir);
+}
+
+void FakeSystem::ShutdownFilesystem(const std::string& dir, FsType fs) {
+  fs_control_calls.push_back(std::string("shutdown ") + FsTypeName(fs) + " " + dir);
+  if (!mounts.count(dir))
+    throw Error("shut down " + dir + ": not mounted", ErrorKind::kFailure, ENOTTY);
+  if (std::exchange(fs_control_fails, false)) {
+    throw Error("shut down " + dir + ": Input/output error", ErrorKind::kFailure, EIO);
+  }
+  shut_down.insert(dir);
+}
+
+void FakeSystem::FreezeFilesystem(const std::string& dir) {
+  fs_control_calls.push_back("freeze " + dir);
+  if (!mounts.count(dir))
+    throw Error("freeze " + dir + ": not mounted", ErrorKind::kFailure, ENOTTY);
+  if (std::exchange(fs_control_fails, false)) {
+    throw Error("freeze " + dir + ": Input/output error", ErrorKind::kFailure, EIO);
+  }
+  frozen.insert(dir);
+}
+
+bool FakeSystem::ThawFilesystem(const std::string& dir) {
+  fs_control_calls.push_back("thaw " + dir);
+  return frozen.erase(dir) > 0;
 }
 
 std::vector<std::string> FakeSystem::MountsOf(const std::string& device) {

@@ -46,6 +46,9 @@ class FakeSystem : public System {
   void Unmount(const std::string& dir) override;
   std::vector<std::string> MountsOf(const std::string& device) override;
   void SetXfsEnospcRetries(const std::string&, int) override {}
+  void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
+  void FreezeFilesystem(const std::string& mountpoint) override;
+  bool ThawFilesystem(const std::string& mountpoint) override;
   ToolResult ThinCheck(const std::string& metadata_device) override;
   ToolResult ThinRepair(const std::string& from, const std::string& to) override;
   ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;
@@ -75,6 +78,9 @@ class FakeSystem : public System {
   // Loop devices go away, as after a reboot (pair with FakeDeviceMapper::Reboot()).
   void Reboot();
   std::map<std::string, std::string> mounts;  // dir -> device
+  std::set<std::string> shut_down, frozen;    // mount dirs
+  std::vector<std::string> fs_control_calls;  // "shutdown ext4 DIR", "freeze DIR", "thaw DIR"
+  bool fs_control_fails = false;              // the next Shutdown/Freeze throws EIO
   std::vector<std::string> grown, discarded;
   std::vector<TreeChange> diff_result;
   bool thin_check_fails = false;

@@ -86,6 +86,11 @@ class System {
   virtual void Unmount(const std::string& dir) = 0;
   virtual std::vector<std::string> MountsOf(const std::string& device) = 0;
   virtual void SetXfsEnospcRetries(const std::string& device, int max_retries) = 0;
+  // Stopping writers when the pool reaches its reserve (thinpool/kernel/fs_control.h): the
+  // filesystem's own shutdown with a log flush (undone by unmount + mount), and freeze/thaw.
+  virtual void ShutdownFilesystem(const std::string& mountpoint, FsType fs) = 0;
+  virtual void FreezeFilesystem(const std::string& mountpoint) = 0;
+  virtual bool ThawFilesystem(const std::string& mountpoint) = 0;  // false: was not frozen
 
   // thin-provisioning-tools.
   virtual ToolResult ThinCheck(const std::string& metadata_device) = 0;

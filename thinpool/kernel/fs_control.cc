@@ -1,0 +1,62 @@
+#include "thinpool/kernel/fs_control.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace thinsnap::kernel {
+namespace {
+
+// From the kernel's fs/ext4/ext4.h and fs/xfs/libxfs/xfs_fs.h (not exported to userspace
+// headers in every distribution): both are _IOR('X', 125, __u32), and LOGFLUSH is 1 in both.
+constexpr unsigned long kExt4IocShutdown = _IOR('X', 125, uint32_t);
+constexpr unsigned long kXfsIocGoingDown = _IOR('X', 125, uint32_t);
+constexpr uint32_t kExt4GoingFlagsLogFlush = 1;
+constexpr uint32_t kXfsGoingFlagsLogFlush = 1;
+
+UniqueFd OpenMountpoint(const std::string& mountpoint) {
+  return UniqueFd::Open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+}  // namespace
+
+void ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
+  const char* name = fs == FsType::kXfs ? "xfs" : "ext4";
+  if (fs == FsType::kNone) {
+    throw Error("shut down " + mountpoint + ": no filesystem", ErrorKind::kUsage);
+  }
+  UniqueFd fd = OpenMountpoint(mountpoint);
+  uint32_t flags = fs == FsType::kXfs ? kXfsGoingFlagsLogFlush : kExt4GoingFlagsLogFlush;
+  unsigned long request = fs == FsType::kXfs ? kXfsIocGoingDown : kExt4IocShutdown;
+  if (::ioctl(fd.get(), request, &flags) != 0) {
+    ThrowErrno("shut down " + mountpoint + " (" + name + ")", errno);
+  }
+  fd.Close();
+}
+
+void FreezeFilesystem(const std::string& mountpoint) {
+  UniqueFd fd = OpenMountpoint(mountpoint);
+  if (::ioctl(fd.get(), FIFREEZE, 0) != 0 && errno != EBUSY) {
+    ThrowErrno("freeze " + mountpoint, errno);
+  }
+  fd.Close();
+}
+
+bool ThawFilesystem(const std::string& mountpoint) {
+  UniqueFd fd = OpenMountpoint(mountpoint);
+  bool thawed = true;
+  if (::ioctl(fd.get(), FITHAW, 0) != 0) {
+    if (errno != EINVAL) ThrowErrno("thaw " + mountpoint, errno);
+    thawed = false;
+  }
+  fd.Close();
+  return thawed;
+}
+
+}  // namespace thinsnap::kernel

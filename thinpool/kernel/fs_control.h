@@ -1,0 +1,31 @@
+// Stopping and resuming a mounted filesystem from outside: the filesystems' own shutdown ioctls
+// and the VFS freeze. Used when a thin pool reaches its space reserve (thinpool/engine_space.cc
+// says which and why).
+//
+// Thread-safety: free functions without shared state.
+#ifndef THINSNAP_THINPOOL_KERNEL_FS_CONTROL_H_
+#define THINSNAP_THINPOOL_KERNEL_FS_CONTROL_H_
+
+#include <string>
+
+#include "base/fs_type.h"
+
+namespace thinsnap::kernel {
+
+// Shuts the filesystem mounted at `mountpoint` down for good, after flushing its log: ext4
+// EXT4_IOC_SHUTDOWN and xfs XFS_IOC_GOINGDOWN, each with the LOGFLUSH flag. Every later write,
+// fsync and read on it fails with EIO; what was committed to the log before (every fsync'd
+// file) stays, and the next mount replays the log. Undone only by unmounting and mounting
+// again. Throws Error "shut down <mountpoint> (<fs>): ..." (ENOTTY: the kernel lacks the ioctl).
+void ShutdownFilesystem(const std::string& mountpoint, FsType fs);
+
+// FIFREEZE: writes everything dirty, then blocks every new write (readers go on) until thawed.
+// Throws Error "freeze <mountpoint>: ..."; EBUSY (already frozen) is not an error.
+void FreezeFilesystem(const std::string& mountpoint);
+
+// FITHAW. Returns false when the filesystem was not frozen (EINVAL), which is not an error.
+bool ThawFilesystem(const std::string& mountpoint);
+
+}  // namespace thinsnap::kernel
+
+#endif  // THINSNAP_THINPOOL_KERNEL_FS_CONTROL_H_
