@@ -24,13 +24,13 @@ struct Commands::Args {
   bool loopback = false;
   std::string data, metadata, metadata_spare, thinpool, data_size = "100G", metadata_size = "2G";
   std::string block_size = "64k", base_size = "10G", no_space = "error", discard_mode = "passdown";
-  std::string min_free = "10";
+  std::string min_free = "10", reserve = "5%", on_full;
   std::vector<std::string> mkfs_args;
   std::string mount_opt;
   bool zero_blocks = false;
   // pool set
   std::string set_min_free, set_threshold, set_percent, set_max_size, set_hook, set_no_space,
-      set_base_size, set_data_size, set_metadata_size, set_metadata_spare;
+      set_on_full, set_reserve, set_base_size, set_data_size, set_metadata_size, set_metadata_spare;
   BenchArgs bench;
 };
 
@@ -113,7 +113,7 @@ PoolMode CreateMode(bool loopback, const std::string& data, const std::string& t
 NoSpacePolicy ParseNoSpace(const std::string& s) {
   if (s == "error") return NoSpacePolicy::kError;
   if (s == "queue") return NoSpacePolicy::kQueue;
-  throw Error("--no-space: '" + s + "' must be error or queue", ErrorKind::kUsage);
+  throw Error("--on-full: '" + s + "' must be error or queue", ErrorKind::kUsage);
 }
 
 DiscardMode ParseDiscard(const std::string& s) {
@@ -162,7 +162,11 @@ void Commands::AddPool(CLI::App* app) {
   create->add_option("--base-size", a.base_size, "base device size (default 10G)");
   create->add_option("--mkfs-arg", a.mkfs_args, "extra argument for mkfs (repeatable)");
   create->add_option("--mount-opt", a.mount_opt, "extra mount options for every mount");
-  create->add_option("--no-space", a.no_space, "when full: error (default) or queue");
+  create->add_option("--on-full", a.on_full,
+                     "at the reserve: error (default; shut filesystems down) or queue (freeze)");
+  create->add_option("--no-space", a.no_space, "the old name of --on-full");
+  create->add_option("--reserve", a.reserve,
+                     "space never given to writers: N% or data blocks (default 5%, 0 = off)");
   create->add_option("--discard", a.discard_mode, "passdown (default), nopassdown, ignore");
   create->add_option("--min-free-space", a.min_free, "refuse new devices below this % free");
   create->add_flag("--zero-blocks", a.zero_blocks, "zero new pool blocks (slower)");
@@ -184,7 +188,8 @@ void Commands::AddPool(CLI::App* app) {
     o.base_size = ParseSize(a.base_size, "--base-size");
     o.mkfs_args = a.mkfs_args;
     o.mount_opts = a.mount_opt;
-    o.no_space = ParseNoSpace(a.no_space);
+    o.no_space = ParseNoSpace(a.on_full.empty() ? a.no_space : a.on_full);
+    o.reserve = a.reserve;
     o.discard = ParseDiscard(a.discard_mode);
     o.min_free_percent = ParsePercent(a.min_free, "--min-free-space");
     o.skip_block_zeroing = !a.zero_blocks;
@@ -246,7 +251,9 @@ void Commands::AddPool(CLI::App* app) {
   set->add_option("--autoextend-percent", a.set_percent, "grow by this %");
   set->add_option("--max-size", a.set_max_size, "autoextend limit for the data size");
   set->add_option("--autoextend-hook", a.set_hook, "direct mode: command run at the threshold");
-  set->add_option("--no-space", a.set_no_space, "error or queue");
+  set->add_option("--on-full", a.set_on_full, "at the reserve: error or queue");
+  set->add_option("--no-space", a.set_no_space, "the old name of --on-full");
+  set->add_option("--reserve", a.set_reserve, "space never given to writers: N% or blocks");
   set->add_option("--base-size", a.set_base_size, "size of new layers (never shrinks)");
   set->add_option("--data-size", a.set_data_size, "grow the data device to this size");
   set->add_option("--metadata-size", a.set_metadata_size, "grow the metadata device");
@@ -263,6 +270,8 @@ void Commands::AddPool(CLI::App* app) {
     if (!a.set_max_size.empty()) o.autoextend_max_size = ParseSize(a.set_max_size, "--max-size");
     if (!a.set_hook.empty()) o.autoextend_hook = a.set_hook;
     if (!a.set_no_space.empty()) o.no_space = ParseNoSpace(a.set_no_space);
+    if (!a.set_on_full.empty()) o.no_space = ParseNoSpace(a.set_on_full);
+    if (!a.set_reserve.empty()) o.reserve = a.set_reserve;
     if (!a.set_base_size.empty()) o.base_size = ParseSize(a.set_base_size, "--base-size");
     if (!a.set_data_size.empty()) o.data_size = ParseSize(a.set_data_size, "--data-size");
     if (!a.set_metadata_size.empty())

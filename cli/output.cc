@@ -120,6 +120,19 @@ const char* DiscardText(DiscardMode d) {
                                          : "passdown";
 }
 
+nlohmann::json StoppedToJson(const std::vector<StoppedDevice>& stopped) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const StoppedDevice& d : stopped) {
+    out.push_back({{"Name", d.name},
+                   {"How", d.how},
+                   {"Reason", d.reason},
+                   {"SinceNs", d.since_ns},
+                   {"Mountpoint", d.mountpoint},
+                   {"Next", d.next}});
+  }
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json PoolReportToJson(const PoolReport& r) {
@@ -150,7 +163,12 @@ nlohmann::json PoolReportToJson(const PoolReport& r) {
        r.data_bytes ? static_cast<double>(r.provisioned_bytes) / static_cast<double>(r.data_bytes)
                     : 0.0},
       {"DiscardMode", DiscardText(s.discard)},
-      {"NoSpacePolicy", s.no_space == NoSpacePolicy::kQueue ? "queue" : "error"},
+      {"NoSpacePolicy", NoSpacePolicyName(s.no_space)},
+      {"OnFull", NoSpacePolicyName(s.no_space)},
+      {"Reserve", FormatReserve(s.reserve_percent, s.reserve_blocks)},
+      {"DataReserveBlocks", r.data_reserve_blocks},
+      {"MetadataReserveBlocks", r.metadata_reserve_blocks},
+      {"Stopped", StoppedToJson(r.stopped)},
       {"MinFreeSpacePercent", s.min_free_percent},
       {"AutoextendThreshold", s.autoextend_threshold},
       {"AutoextendPercent", s.autoextend_percent},
@@ -171,6 +189,11 @@ nlohmann::json PoolReportToJson(const PoolReport& r) {
 }
 
 void PrintPoolReport(const PoolReport& r) {
+  std::string reserve = FormatReserve(r.settings.reserve_percent, r.settings.reserve_blocks);
+  if (r.active && (r.data_reserve_blocks > 0 || r.metadata_reserve_blocks > 0)) {
+    reserve += " (" + FormatSize(r.data_reserve_blocks * r.settings.block_size) + " data, " +
+               FormatSize(r.metadata_reserve_blocks * 4096) + " metadata)";
+  }
   const PoolSettings& s = r.settings;
   const kernel::PoolStatus& st = r.status;
   auto usage = [&](uint64_t used_blocks, uint64_t total_blocks, uint64_t block) {
@@ -207,7 +230,10 @@ void PrintPoolReport(const PoolReport& r) {
        r.active ? usage(st.metadata_used_blocks, st.metadata_total_blocks, 4096) : "-"},
       {"Provisioned:", FormatSize(r.provisioned_bytes) + " (over-commit " + ratio + ")"},
       {"Discard:", DiscardText(s.discard)},
-      {"When full:", s.no_space == NoSpacePolicy::kQueue ? "queue I/O" : "error I/O"},
+      {"When full:", s.no_space == NoSpacePolicy::kQueue
+                         ? "queue I/O (filesystems frozen at the reserve)"
+                         : "error I/O (filesystems shut down at the reserve)"},
+      {"Reserve:", reserve},
       {"Min free space:", std::to_string(s.min_free_percent) + "%"},
       {"Autoextend:", autoextend},
       {"Devices:", std::to_string(r.devices) + " (" + std::to_string(r.layers) + " layers, " +
@@ -219,6 +245,10 @@ void PrintPoolReport(const PoolReport& r) {
       {"Library version:", r.library_version},
       {"Driver version:", r.dm_driver_version + ", thin-pool target " + r.thin_target_version},
   });
+  for (const StoppedDevice& d : r.stopped) {
+    std::cout << "Stopped: " << d.name << " " << d.how << " (" << d.reason << " reserve) at "
+              << (d.mountpoint.empty() ? "-" : d.mountpoint) << "\n";
+  }
   for (const auto& w : r.warnings) std::cout << "Warning: " << w << "\n";
 }
 

@@ -74,6 +74,7 @@ struct PoolCreateOptions {
   DiscardMode discard = DiscardMode::kPassdown;
   bool skip_block_zeroing = true;
   int min_free_percent = 10;
+  std::string reserve = "5%";  // --reserve: "N%" or a number of data blocks; see ParseReserve
 };
 
 // Settings changed by `pool set`; unset fields stay as they are.
@@ -83,11 +84,22 @@ struct PoolSetOptions {
   std::optional<int> autoextend_percent;
   std::optional<uint64_t> autoextend_max_size;
   std::optional<std::string> autoextend_hook;
-  std::optional<NoSpacePolicy> no_space;
+  std::optional<NoSpacePolicy> no_space;  // --on-full (and its old name --no-space)
+  std::optional<std::string> reserve;     // --reserve "N%" or blocks
   std::optional<uint64_t> base_size;
   std::optional<uint64_t> data_size;          // grow the data device to this size
   std::optional<uint64_t> metadata_size;      // grow the metadata device to this size
   std::optional<std::string> metadata_spare;  // direct: the device pool repair rebuilds into
+};
+
+// A filesystem that thinsnap stopped because the pool reached its space reserve.
+struct StoppedDevice {
+  std::string name;
+  std::string how;     // "shutdown" (--on-full error) or "frozen" (--on-full queue)
+  std::string reason;  // "data" or "metadata": the space that reached the reserve
+  int64_t since_ns = 0;
+  std::string mountpoint;
+  std::string next;  // what brings it back, for the user
 };
 
 struct PoolReport {
@@ -104,6 +116,8 @@ struct PoolReport {
   std::string dm_driver_version, thin_target_version, library_version;
   bool udev_sync = false;
   std::vector<std::string> warnings;  // needs_check, read-only, low space... with the next step
+  uint64_t data_reserve_blocks = 0, metadata_reserve_blocks = 0;  // valid when active
+  std::vector<StoppedDevice> stopped;
 };
 
 struct DeviceView {
@@ -144,6 +158,22 @@ struct AutoextendHook {
   std::vector<std::string> env;  // "THINSNAP_POOL=...", usage figures; see README
 };
 
+// What Engine::EnforceReserve found and did.
+struct ReserveReport {
+  bool under = false;  // free data or metadata space is at or below the reserve
+  bool near = false;   // past the low-water mark (no further kernel event will come) or stopped
+  uint64_t data_reserve_blocks = 0, metadata_reserve_blocks = 0;
+  std::vector<std::string> did;  // one line per filesystem stopped or resumed, or failure
+  // defer_freeze: mountpoints to freeze (FIFREEZE) once the root's lock is released; a freeze
+  // writes back dirty data and, on a queueing pool that fills, waits for growth.
+  std::vector<std::string> freeze_later;
+};
+
+struct ReserveOptions {
+  bool autoextend = true;     // grow (loopback) or warn first, as MaybeAutoextend
+  bool defer_freeze = false;  // see ReserveReport::freeze_later
+};
+
 // One turn of `pool monitor`, taken under the lock (Engine::MonitorTurn).
 struct MonitorTurn {
   bool active = false;                 // the pool is loaded; when not, look again later
@@ -151,6 +181,7 @@ struct MonitorTurn {
   uint32_t event_nr = 0;               // the pool's event counter, read before usage was checked
   std::string did;                     // what autoextend did or warned about; empty when nothing
   std::optional<AutoextendHook> hook;  // due to run (direct and adopted pools)
+  ReserveReport reserve;               // freeze_later is the monitor's to do
 };
 
 class Engine {
@@ -180,7 +211,19 @@ class Engine {
   // and adopted pools are only warned about; with a hook configured, `hook` (when given) is set
   // to the call to make once the lock is released.
   std::string MaybeAutoextend(std::optional<AutoextendHook>* hook = nullptr);
-  // Reads the pool's event counter, then autoextends if due. See RunPoolMonitor.
+  // The space reserve (README "Space"), the one entry point for `pool monitor`, a serving
+  // daemon and the commands that free space. When free data or metadata space is at or below
+  // the reserve, it autoextends first; if the pool is still there, it stops every mounted,
+  // writable filesystem of the pool before the pool is full, so that the blocks left let each
+  // one flush its log: --on-full error shuts it down (ext4 EXT4_IOC_SHUTDOWN, xfs
+  // XFS_IOC_GOINGDOWN, with log flush: writers get EIO at once, fsync'd data stays), --on-full
+  // queue freezes it (writers wait). Each stopped device is recorded and listed by Status().
+  // When space is above the reserve again it thaws the frozen ones and remounts the shut-down
+  // ones that nothing holds open (the others wait for `thinsnap mount NAME`). Failures are
+  // lines in `did`, never thrown for one device.
+  ReserveReport EnforceReserve(const ReserveOptions& opts = {});
+  // Reads the pool's event counter, autoextends if due, enforces the reserve. See
+  // RunPoolMonitor.
   MonitorTurn TakeMonitorTurn();
 
   // --- devices ---
@@ -238,12 +281,18 @@ struct MonitorOptions {
   std::function<void(const std::string&)> report;  // one line per thing done or failed
   std::function<bool()> keep_running;              // checked before every turn
   int inactive_poll_ms = 5000;                     // pool not loaded (or gone): look again after
+  int near_poll_ms = 200;   // past the low-water mark: how often the reserve is looked at
+  int near_turn_ms = 5000;  // ... and how often a whole turn runs again
 };
 
 // `pool monitor`: a loop for a systemd service. Each turn opens `root` (taking its lock), takes
-// a MonitorTurn, closes it, runs the autoextend hook if one is due, then waits without the lock
-// for the pool's next dm event (the low-water mark, set at the autoextend threshold, or the
-// kernel's metadata threshold). Errors of one turn are reported and the loop goes on.
+// a MonitorTurn, closes it, runs the autoextend hook and the deferred freezes if due, then waits
+// without the lock for the pool's next dm event (the low-water mark, set at the autoextend
+// threshold or --min-free-space, or the kernel's metadata threshold). The kernel raises the
+// low-water event once per table load, so past it the monitor reads the pool's status every
+// near_poll_ms instead, until the reserve is crossed either way, the event counter moves, or
+// near_turn_ms have passed (a due autoextend hook then runs again, as dmeventd retries).
+// Errors of one turn are reported and the loop goes on.
 void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::System* sys,
                     const EngineOptions& engine_opts, const MonitorOptions& opts);
 

@@ -67,6 +67,14 @@ PoolReport Engine::Status() {
         "pool out of data space; remove devices or grow it with thinsnap pool set "
         "--data-size");
   }
+  r.data_reserve_blocks = DataReserveBlocks(r.settings, r.status.data_total_blocks);
+  r.metadata_reserve_blocks =
+      MetadataReserveBlocks(r.settings, r.status.data_total_blocks, r.status.metadata_total_blocks);
+  r.stopped = m.StoppedDevices();
+  for (const StoppedDevice& d : r.stopped) {
+    r.warnings.push_back(d.name + " was " + (d.how == "frozen" ? "frozen" : "shut down") +
+                         " at the space reserve (" + d.reason + "); " + d.next);
+  }
   if (m.store().pending())
     r.warnings.push_back("a transaction is pending; run: thinsnap pool check");
   return r;

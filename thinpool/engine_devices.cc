@@ -358,6 +358,14 @@ std::string Engine::Mount(const std::string& name, const std::string& dir_arg) {
                 ErrorKind::kUsage);
   }
   std::string dir = dir_arg.empty() ? m.DefaultMountDir(name) : dir_arg;
+  if (!rec.mountpoint.empty() && m.StoppedHow(name) == "shutdown") {
+    // Shut down at the space reserve: the mount is dead until it is made again (the log replays).
+    m.sys->Unmount(rec.mountpoint);
+    if (dir_arg.empty()) dir = rec.mountpoint;
+    rec.mountpoint.clear();
+    m.UpdateRecord(rec);
+    m.ForgetStopped(name);
+  }
   if (!rec.mountpoint.empty()) {
     if (rec.mountpoint == dir) return dir;
     throw Error("'" + name + "' is already mounted at " + rec.mountpoint, ErrorKind::kBusy);
@@ -379,7 +387,10 @@ void Engine::Unmount(const std::string& name) {
   if (rec.mountpoint.empty()) {
     throw Error("'" + name + "' is not mounted", ErrorKind::kUsage);
   }
+  // A frozen filesystem would block its unmount until thawed.
+  if (m.StoppedHow(name) == "frozen") m.sys->ThawFilesystem(rec.mountpoint);
   m.sys->Unmount(rec.mountpoint);
+  m.ForgetStopped(name);
   m.DeactivateThin(rec.id, /*allow_deferred=*/false);
   rec.mountpoint.clear();
   rec.active = false;
@@ -407,10 +418,12 @@ RemoveOutcome Engine::Remove(const std::string& name, bool force, bool discard) 
       throw Error("'" + name + "' is mounted at " + rec.mountpoint + "; unmount it or pass --force",
                   ErrorKind::kBusy);
     }
+    if (m.StoppedHow(name) == "frozen") m.sys->ThawFilesystem(rec.mountpoint);
     m.sys->Unmount(rec.mountpoint);
     rec.mountpoint.clear();
     m.UpdateRecord(rec);
   }
+  m.ForgetStopped(name);
   if (discard) m.sys->Discard(m.ActivateThin(rec));
   if (m.ThinActive(rec.id)) {
     kernel::RemoveResult r = m.DeactivateThin(rec.id, /*allow_deferred=*/true);
@@ -422,6 +435,10 @@ RemoveOutcome Engine::Remove(const std::string& name, bool force, bool discard) 
     }
   }
   m.DeleteDevice(rec);
+  // The blocks freed may bring back filesystems stopped at the space reserve.
+  if (!m.StoppedDevices().empty()) {
+    for (const std::string& line : EnforceReserve({.autoextend = false}).did) m.Progress(line);
+  }
   return RemoveOutcome::kRemoved;
 }
 

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -129,6 +130,14 @@ struct Engine::Impl {
                      const std::string& meta_dev, bool create);
   uint64_t LowWaterBlocks(const PoolSettings& s, uint64_t data_bytes);
   void ReconcileIfActive(std::vector<std::string>* notes);
+  // --- the space reserve (engine_space.cc) ---
+  std::optional<std::string> StoppedHow(const std::string& name);  // "shutdown", "frozen"
+  void ForgetStopped(const std::string& name);                     // no-op when not stopped
+  std::vector<StoppedDevice> StoppedDevices();
+  // Shuts down (--on-full error) or freezes (queue) every mounted writable filesystem.
+  void StopWriters(const PoolSettings& s, const std::string& reason, bool defer_freeze,
+                   ReserveReport* report);
+  void ResumeStopped(ReserveReport* report);
   void FinishDeferredDeletes(std::vector<std::string>* done);
   // Offline (pool inactive): thin_repair from the metadata into the spare, thin_check of the
   // result, then the swap; the damaged metadata is kept. Throws with the metadata unchanged.

@@ -1,4 +1,5 @@
 // Pool lifecycle: create, activate after a reboot, deactivate, destroy, settings and growth.
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -87,7 +88,8 @@ void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::System* sys,
 uint64_t Engine::Impl::LowWaterBlocks(const PoolSettings& s, uint64_t data_bytes) {
   uint64_t blocks = data_bytes / s.block_size;
   int free_percent = s.autoextend_threshold > 0 ? 100 - s.autoextend_threshold : s.min_free_percent;
-  return blocks * static_cast<uint64_t>(free_percent) / 100;
+  // Never later than the reserve: the event is what wakes `pool monitor` to enforce it.
+  return std::max(blocks * static_cast<uint64_t>(free_percent) / 100, DataReserveBlocks(s, blocks));
 }
 
 void Engine::Impl::LoadPoolTable(const PoolSettings& s, const std::string& data_dev,
@@ -212,6 +214,7 @@ void Engine::Impl::BuildPool(const PoolCreateOptions& o, PoolSettings* settings,
   s.discard = o.discard;
   s.skip_block_zeroing = o.skip_block_zeroing;
   s.min_free_percent = o.min_free_percent;
+  ParseReserve(o.reserve, &s.reserve_percent, &s.reserve_blocks);
   PoolDevices devs;
   if (o.mode == PoolMode::kLoopback) {
     s.data_path = root + "/data";
@@ -675,7 +678,13 @@ void Engine::SetPool(const PoolSetOptions& o) {
   if (o.autoextend_percent) set("autoextend.percent", std::to_string(*o.autoextend_percent));
   if (o.autoextend_max_size) set("autoextend.max_size", std::to_string(*o.autoextend_max_size));
   if (o.autoextend_hook) set("autoextend.hook", *o.autoextend_hook);
-  if (o.no_space) set("pool.no_space", *o.no_space == NoSpacePolicy::kQueue ? "queue" : "error");
+  if (o.no_space) set("pool.no_space", NoSpacePolicyName(*o.no_space));
+  if (o.reserve) {
+    int percent = 0;
+    uint64_t blocks = 0;
+    ParseReserve(*o.reserve, &percent, &blocks);
+    set("pool.reserve", blocks > 0 ? std::to_string(blocks) : std::to_string(percent) + "%");
+  }
   if (o.base_size) {
     if (*o.base_size < s.base_size) {
       throw Error("--base-size: " + FormatSize(*o.base_size) + " is smaller than the current " +
@@ -689,7 +698,7 @@ void Engine::SetPool(const PoolSetOptions& o) {
     set("metadata.spare", *o.metadata_spare);
   }
   m.store().Update(muts);
-  bool reload = o.no_space || o.autoextend_threshold || o.min_free_percent;
+  bool reload = o.no_space || o.autoextend_threshold || o.min_free_percent || o.reserve;
   for (auto [want, path] :
        {std::pair{o.data_size, s.data_path}, std::pair{o.metadata_size, s.metadata_path}}) {
     if (!want) continue;
@@ -716,6 +725,10 @@ void Engine::SetPool(const PoolSetOptions& o) {
   if (reload && s.mode != PoolMode::kAdopted && m.PoolActive()) {
     PoolSettings now = m.settings();
     m.LoadPoolTable(now, m.DataDevice(now), m.MetadataDevice(now), /*create=*/false);
+  }
+  // Space may be back (growth, a larger reserve...): bring stopped filesystems back.
+  if (m.PoolActive() && !m.StoppedDevices().empty()) {
+    for (const std::string& line : EnforceReserve({.autoextend = false}).did) m.Progress(line);
   }
 }
 

@@ -1,7 +1,23 @@
-// Space over time: autoextend (loopback growth, the direct-mode warning and hook) and the
-// `pool monitor` loop that drives it from the pool's dm events.
+// Space over time: autoextend (loopback growth, the direct-mode warning and hook), the space
+// reserve (stopping the pool's filesystems before the pool is full) and the `pool monitor` loop
+// that drives both from the pool's dm events.
+//
+// Why the reserve stops filesystems with their own shutdown ioctl (measured in the VM, see
+// README "Space"): once a pool is full, a filesystem on a thin snapshot cannot even commit its
+// journal (its first write to any block needs a new pool block), so buffered writers stall for
+// minutes and acknowledged data is at risk. Stopping every writer while blocks are left is the
+// fix. EXT4_IOC_SHUTDOWN / XFS_IOC_GOINGDOWN with LOGFLUSH write only the log (a few blocks),
+// then fail every write at once: the writer's next write() or fsync() returns EIO within
+// seconds, fsync'd files survive, the next mount replays the log and fsck is clean. A freeze
+// instead writes all dirty data back first, which can be more than the reserve: with --on-full
+// error the freeze itself failed (EIO) and ext4 aborted its journal 70 s later, so freezing is
+// kept for --on-full queue, where the kernel queues what does not fit until the pool grows.
+// Remounting read-only fails while files are open for writing (EBUSY), and a dm-level limit
+// gives the writer no error before fsync.
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 
 #include "base/error.h"
 #include "base/units.h"
@@ -101,6 +117,177 @@ std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
   return report;
 }
 
+namespace {
+
+constexpr char kStoppedPrefix[] = "stopped.";
+
+struct StoppedEntry {
+  std::string how, reason;
+  int64_t since_ns = 0;
+};
+
+// The config value "<how> <reason> <since_ns>".
+StoppedEntry ParseStopped(const std::string& value) {
+  StoppedEntry e;
+  size_t a = value.find(' '), b = value.find(' ', a == std::string::npos ? a : a + 1);
+  e.how = value.substr(0, a);
+  if (a != std::string::npos)
+    e.reason = value.substr(a + 1, b == std::string::npos ? b : b - a - 1);
+  if (b != std::string::npos) e.since_ns = std::strtoll(value.c_str() + b + 1, nullptr, 10);
+  return e;
+}
+
+bool Writable(const DeviceRecord& rec) {
+  return !rec.read_only && rec.fs != FsType::kNone && !rec.mountpoint.empty() &&
+         rec.kind != DeviceKind::kBase;
+}
+
+}  // namespace
+
+std::optional<std::string> Engine::Impl::StoppedHow(const std::string& name) {
+  auto it = catalog().config().find(kStoppedPrefix + name);
+  if (it == catalog().config().end()) return std::nullopt;
+  return ParseStopped(it->second).how;
+}
+
+void Engine::Impl::ForgetStopped(const std::string& name) {
+  if (StoppedHow(name)) store().Update({Mutation::EraseConfig(kStoppedPrefix + name)});
+}
+
+std::vector<StoppedDevice> Engine::Impl::StoppedDevices() {
+  std::vector<StoppedDevice> out;
+  for (const auto& [key, value] : catalog().config()) {
+    if (key.rfind(kStoppedPrefix, 0) != 0) continue;
+    StoppedEntry e = ParseStopped(value);
+    StoppedDevice d;
+    d.name = key.substr(sizeof kStoppedPrefix - 1);
+    d.how = e.how;
+    d.reason = e.reason;
+    d.since_ns = e.since_ns;
+    if (const DeviceRecord* rec = catalog().FindByName(d.name)) d.mountpoint = rec->mountpoint;
+    d.next = d.how == "frozen"
+                 ? "grow the pool (thinsnap pool set --data-size) or rm a device; it thaws"
+                 : "grow the pool (thinsnap pool set --data-size) or rm a device, stop what "
+                   "uses it, then run: thinsnap mount " +
+                       d.name;
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+ReserveReport Engine::EnforceReserve(const ReserveOptions& opts) {
+  Impl& m = *impl_;
+  m.RequirePool();
+  ReserveReport report;
+  if (!m.PoolActive()) return report;
+  PoolSettings s = m.settings();
+  kernel::PoolStatus st = m.PoolStatusNow();
+  if (st.failed) return report;
+  uint64_t data_res = DataReserveBlocks(s, st.data_total_blocks);
+  uint64_t meta_res = MetadataReserveBlocks(s, st.data_total_blocks, st.metadata_total_blocks);
+  auto free_of = [](uint64_t used, uint64_t total) { return total - std::min(used, total); };
+  auto under = [&](const kernel::PoolStatus& p, std::string* reason) {
+    bool data = data_res > 0 && free_of(p.data_used_blocks, p.data_total_blocks) <= data_res;
+    bool meta =
+        meta_res > 0 && free_of(p.metadata_used_blocks, p.metadata_total_blocks) <= meta_res;
+    if (reason) *reason = data ? "data" : "metadata";
+    return data || meta;
+  };
+  std::string reason;
+  report.under = under(st, &reason);
+  if (report.under && opts.autoextend) {
+    std::string grown = MaybeAutoextend();
+    if (!grown.empty()) report.did.push_back(grown);
+    st = m.PoolStatusNow();
+    data_res = DataReserveBlocks(s, st.data_total_blocks);
+    meta_res = MetadataReserveBlocks(s, st.data_total_blocks, st.metadata_total_blocks);
+    report.under = under(st, &reason);
+  }
+  uint64_t low_water = m.LowWaterBlocks(s, st.data_total_blocks * s.block_size);
+  report.data_reserve_blocks = data_res;
+  report.metadata_reserve_blocks = meta_res;
+  bool has_reserve = data_res > 0 || meta_res > 0;
+  report.near = (has_reserve &&
+                 (free_of(st.data_used_blocks, st.data_total_blocks) <= low_water ||
+                  free_of(st.metadata_used_blocks, st.metadata_total_blocks) <= 2 * meta_res)) ||
+                !m.StoppedDevices().empty();
+  if (report.under) {
+    m.StopWriters(s, reason, opts.defer_freeze, &report);
+  } else {
+    m.ResumeStopped(&report);
+  }
+  return report;
+}
+
+void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason, bool defer_freeze,
+                               ReserveReport* report) {
+  bool queue = s.no_space == NoSpacePolicy::kQueue;
+  std::vector<DeviceRecord> targets;
+  catalog().ForEach([&](const DeviceRecord& rec) {
+    if (Writable(rec) && !StoppedHow(rec.name)) targets.push_back(rec);
+  });
+  for (const DeviceRecord& rec : targets) {
+    // Only a live mount of this very device: an ioctl on a plain directory would reach the
+    // filesystem that holds it.
+    std::vector<std::string> mounts = sys->MountsOf(dm->DevicePath(ThinName(rec.id)));
+    if (std::find(mounts.begin(), mounts.end(), rec.mountpoint) == mounts.end()) continue;
+    std::string what = rec.name + " (" + rec.mountpoint + ")";
+    try {
+      if (queue && !defer_freeze) sys->FreezeFilesystem(rec.mountpoint);
+      if (!queue) sys->ShutdownFilesystem(rec.mountpoint, rec.fs);
+    } catch (const Error& e) {
+      report->did.push_back(std::string("reserve: could not stop ") + what + ": " + e.what());
+      continue;
+    }
+    if (queue && defer_freeze) report->freeze_later.push_back(rec.mountpoint);
+    std::string how = queue ? "frozen" : "shutdown";
+    store().Update({Mutation::SetConfig(kStoppedPrefix + rec.name,
+                                        how + " " + reason + " " + std::to_string(sys->NowNs()))});
+    report->did.push_back("reserve: pool " + reason +
+                          " space at the reserve: " + (queue ? "froze " : "shut down ") + what);
+  }
+}
+
+void Engine::Impl::ResumeStopped(ReserveReport* report) {
+  for (const StoppedDevice& d : StoppedDevices()) {
+    const DeviceRecord* found = catalog().FindByName(d.name);
+    if (!found || found->mountpoint.empty()) {
+      ForgetStopped(d.name);  // unmounted or removed meanwhile
+      continue;
+    }
+    DeviceRecord rec = *found;
+    try {
+      if (d.how == "frozen") {
+        // Not frozen (yet): the monitor's deferred freeze may still be writing back; keep the
+        // record a minute so that its next turn thaws what that freeze leaves frozen.
+        if (!sys->ThawFilesystem(rec.mountpoint) && sys->NowNs() - d.since_ns < 60'000'000'000) {
+          report->did.push_back("reserve: " + d.name + " is not frozen yet; thawing it later");
+          continue;
+        }
+      } else {
+        std::string dev = dm->DevicePath(ThinName(rec.id));
+        sys->Unmount(rec.mountpoint);
+        sys->Mount(dev, rec.mountpoint, rec.fs, MountOptions(rec, false));
+        if (rec.fs == FsType::kXfs) sys->SetXfsEnospcRetries(dev, 3);
+      }
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::kBusy) {
+        report->did.push_back("reserve: " + d.name +
+                              " stays stopped: it is in use; stop what "
+                              "uses it, then run: thinsnap mount " +
+                              d.name);
+      } else {
+        report->did.push_back("reserve: could not bring back " + d.name + ": " + e.what());
+      }
+      continue;
+    }
+    ForgetStopped(d.name);
+    report->did.push_back(
+        "reserve: space is back: " + std::string(d.how == "frozen" ? "thawed " : "remounted ") +
+        d.name + " (" + rec.mountpoint + ")");
+  }
+}
+
 MonitorTurn Engine::TakeMonitorTurn() {
   Impl& m = *impl_;
   m.RequirePool();
@@ -113,8 +300,35 @@ MonitorTurn Engine::TakeMonitorTurn() {
   // once instead of being lost.
   turn.event_nr = info->event_nr;
   turn.did = MaybeAutoextend(&turn.hook);
+  turn.reserve = EnforceReserve({.autoextend = false, .defer_freeze = true});
   return turn;
 }
+
+namespace {
+
+// Past the low-water mark: reads the pool's status (no flush) every near_poll_ms until its event
+// counter moves, the pool crosses the reserve either way, or near_turn_ms have passed (then the
+// next turn looks again, and runs a hook that is still due, as dmeventd retries).
+void WatchReserve(kernel::DeviceMapper* dm, kernel::System* sys, const MonitorTurn& turn,
+                  const MonitorOptions& opts) {
+  auto free_of = [](uint64_t used, uint64_t total) { return total - std::min(used, total); };
+  const ReserveReport& r = turn.reserve;
+  for (int waited = 0; waited < opts.near_turn_ms; waited += opts.near_poll_ms) {
+    sys->SleepMs(opts.near_poll_ms);
+    std::optional<kernel::DeviceInfo> info = dm->Info(turn.pool);
+    if (!info || info->event_nr != turn.event_nr) return;
+    kernel::PoolStatus st = kernel::ParsePoolStatus(dm->Status(turn.pool, /*no_flush=*/true));
+    if (st.failed) return;
+    bool under =
+        (r.data_reserve_blocks > 0 &&
+         free_of(st.data_used_blocks, st.data_total_blocks) <= r.data_reserve_blocks) ||
+        (r.metadata_reserve_blocks > 0 &&
+         free_of(st.metadata_used_blocks, st.metadata_total_blocks) <= r.metadata_reserve_blocks);
+    if (under != r.under) return;
+  }
+}
+
+}  // namespace
 
 void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::System* sys,
                     const EngineOptions& engine_opts, const MonitorOptions& opts) {
@@ -140,6 +354,15 @@ void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::S
     }
     last_failure.clear();
     if (!turn.did.empty()) report(turn.did);
+    for (const std::string& line : turn.reserve.did) report(line);
+    for (const std::string& dir : turn.reserve.freeze_later) {
+      try {
+        sys->FreezeFilesystem(dir);
+        report("reserve: " + dir + " frozen");
+      } catch (const Error& e) {
+        report(std::string("reserve: ") + e.what());
+      }
+    }
     if (turn.hook) {
       kernel::ToolResult r = sys->RunHook(turn.hook->command, turn.hook->env);
       report("autoextend hook '" + turn.hook->command + "': " +
@@ -150,7 +373,11 @@ void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::S
       continue;
     }
     try {
-      dm->WaitEvent(turn.pool, turn.event_nr);
+      if (turn.reserve.near) {
+        WatchReserve(dm, sys, turn, opts);
+      } else {
+        dm->WaitEvent(turn.pool, turn.event_nr);
+      }
     } catch (const Error& e) {
       // The pool went away (deactivated, destroyed): report it and look again later.
       report_failure(e);

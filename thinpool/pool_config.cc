@@ -1,5 +1,6 @@
 #include "thinpool/pool_config.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/error.h"
@@ -63,6 +64,44 @@ const char* PoolModeName(PoolMode mode) {
   return "loopback";
 }
 
+const char* NoSpacePolicyName(NoSpacePolicy policy) {
+  return policy == NoSpacePolicy::kQueue ? "queue" : "error";
+}
+
+void ParseReserve(const std::string& text, int* percent, uint64_t* blocks) {
+  bool is_percent = !text.empty() && text.back() == '%';
+  std::string digits = is_percent ? text.substr(0, text.size() - 1) : text;
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() ||
+      (is_percent && value > 50)) {
+    throw Error("--reserve: '" + text + "' is neither a percentage 0%..50% nor a number of blocks",
+                ErrorKind::kUsage);
+  }
+  *percent = is_percent ? static_cast<int>(value) : 0;
+  *blocks = is_percent ? 0 : value;
+}
+
+std::string FormatReserve(int percent, uint64_t blocks) {
+  if (blocks > 0) return std::to_string(blocks) + " blocks";
+  return percent > 0 ? std::to_string(percent) + "%" : "off";
+}
+
+uint64_t DataReserveBlocks(const PoolSettings& s, uint64_t data_total_blocks) {
+  if (s.reserve_blocks > 0) return std::min(s.reserve_blocks, data_total_blocks);
+  return data_total_blocks * static_cast<uint64_t>(s.reserve_percent) / 100;
+}
+
+uint64_t MetadataReserveBlocks(const PoolSettings& s, uint64_t data_total_blocks,
+                               uint64_t metadata_total_blocks) {
+  if (s.reserve_blocks == 0) {
+    return metadata_total_blocks * static_cast<uint64_t>(s.reserve_percent) / 100;
+  }
+  // Blocks given for data: the same share of the metadata device.
+  if (data_total_blocks == 0) return 0;
+  return metadata_total_blocks * std::min(s.reserve_blocks, data_total_blocks) / data_total_blocks;
+}
+
 FsType ParseFsType(const std::string& text, bool allow_none) {
   if (text == "ext4") return FsType::kExt4;
   if (text == "xfs") return FsType::kXfs;
@@ -107,6 +146,7 @@ PoolSettings PoolSettings::FromConfig(const PoolConfig& c) {
               : discard == "nopassdown" ? DiscardMode::kNoPassdown
                                         : DiscardMode::kPassdown;
   s.min_free_percent = static_cast<int>(GetNumber(c, "pool.min_free_percent", 10));
+  ParseReserve(Get(c, "pool.reserve", "5%"), &s.reserve_percent, &s.reserve_blocks);
   s.autoextend_threshold = static_cast<int>(GetNumber(c, "autoextend.threshold", 0));
   s.autoextend_percent = static_cast<int>(GetNumber(c, "autoextend.percent", 20));
   s.autoextend_max_size = GetNumber(c, "autoextend.max_size", 0);
@@ -136,6 +176,8 @@ PoolConfig PoolSettings::ToConfig() const {
                       : discard == DiscardMode::kNoPassdown ? "nopassdown"
                                                             : "passdown";
   c["pool.min_free_percent"] = std::to_string(min_free_percent);
+  c["pool.reserve"] =
+      reserve_blocks > 0 ? std::to_string(reserve_blocks) : std::to_string(reserve_percent) + "%";
   c["autoextend.threshold"] = std::to_string(autoextend_threshold);
   c["autoextend.percent"] = std::to_string(autoextend_percent);
   c["autoextend.max_size"] = std::to_string(autoextend_max_size);

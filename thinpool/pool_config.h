@@ -35,6 +35,12 @@ struct PoolSettings {
   NoSpacePolicy no_space = NoSpacePolicy::kError;
   DiscardMode discard = DiscardMode::kPassdown;
   int min_free_percent = 10;
+  // The space reserve (README "Space"): blocks never given to writers. When free data (or
+  // metadata) space falls to it, thinsnap stops the pool's mounted filesystems as `no_space`
+  // (shown as --on-full) says. reserve_blocks (data blocks) wins when set; else a percentage
+  // of the data and of the metadata device. 0 and 0: no reserve (the kernel alone decides).
+  int reserve_percent = 5;
+  uint64_t reserve_blocks = 0;
   int autoextend_threshold = 0;  // percent; 0 = off
   int autoextend_percent = 20;
   uint64_t autoextend_max_size = 0;  // 0 = no limit
@@ -47,6 +53,15 @@ struct PoolSettings {
 };
 
 const char* PoolModeName(PoolMode mode);
+const char* NoSpacePolicyName(NoSpacePolicy policy);  // "error", "queue"
+// The reserve as the user gives it: "5%" (of the data and metadata devices) or a number of data
+// blocks ("2048"). Throws kUsage.
+void ParseReserve(const std::string& text, int* percent, uint64_t* blocks);
+std::string FormatReserve(int percent, uint64_t blocks);  // "5%", "2048 blocks", "off"
+// The data and metadata blocks the reserve holds back on a pool of the given sizes.
+uint64_t DataReserveBlocks(const PoolSettings& s, uint64_t data_total_blocks);
+uint64_t MetadataReserveBlocks(const PoolSettings& s, uint64_t data_total_blocks,
+                               uint64_t metadata_total_blocks);
 FsType ParseFsType(const std::string& text, bool allow_none);
 const char* DeviceKindName(DeviceKind kind);
 

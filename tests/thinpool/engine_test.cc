@@ -909,3 +909,166 @@ TEST_F(EngineTest, EmptyLayerIsSealedAndSetLabelsPersists) {
 
 }  // namespace
 }  // namespace thinsnap
+
+// --- the space reserve ---
+
+namespace thinsnap {
+namespace {
+
+class ReserveTest : public EngineTest {
+ protected:
+  // A pool with a mounted container, a mounted read-only layer, a raw volume holding most of
+  // the space, and `used_percent` of the data blocks mapped.
+  void MakePool(int used_percent) {
+    CreateLoopbackPool();
+    c_ = engine_->Mount(engine_->CreateContainer("c", "base", std::nullopt).name, "");
+    DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
+    engine_->Activate("v");
+    dm_.MapBlocks(engine_->PoolName(), v.id, kBlocks * used_percent / 100);
+  }
+  static constexpr uint64_t kBlocks = (1ull << 30) / (64 << 10);
+  std::string c_;
+};
+
+TEST_F(ReserveTest, AboveTheReserveNothingIsStopped) {
+  MakePool(94);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_FALSE(r.under);
+  EXPECT_TRUE(r.near);  // past the 10% low-water mark: the monitor polls
+  EXPECT_EQ(r.data_reserve_blocks, kBlocks * 5 / 100);
+  EXPECT_TRUE(sys_.fs_control_calls.empty());
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+}
+
+TEST_F(ReserveTest, AtTheReserveMountedWritableFilesystemsAreShutDownAndListed) {
+  MakePool(96);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);
+  EXPECT_EQ(sys_.fs_control_calls, std::vector<std::string>{"shutdown ext4 " + c_});
+  ASSERT_EQ(r.did.size(), 1u);
+  EXPECT_EQ(r.did[0], "reserve: pool data space at the reserve: shut down c (" + c_ + ")");
+  PoolReport st = engine_->Status();
+  ASSERT_EQ(st.stopped.size(), 1u);
+  EXPECT_EQ(st.stopped[0].name, "c");
+  EXPECT_EQ(st.stopped[0].how, "shutdown");
+  EXPECT_EQ(st.stopped[0].reason, "data");
+  EXPECT_EQ(st.stopped[0].mountpoint, c_);
+  EXPECT_TRUE(HasLine(st.warnings, "then run: thinsnap mount c"));
+  // Enforcing again changes nothing: c is stopped already.
+  EXPECT_TRUE(engine_->EnforceReserve().did.empty());
+  EXPECT_EQ(sys_.fs_control_calls.size(), 1u);
+  ExpectConsistent();
+}
+
+TEST_F(ReserveTest, GrowthRemountsTheShutDownContainers) {
+  MakePool(96);
+  engine_->EnforceReserve();
+  PoolSetOptions set;
+  set.data_size = 2ull << 30;
+  engine_->SetPool(set);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_EQ(sys_.mounts.count(c_), 1u);  // unmounted and mounted again
+  EXPECT_TRUE(sys_.shut_down.empty());
+  EXPECT_TRUE(engine_->store().catalog().FindByName("c")->mountpoint == c_);
+  ExpectConsistent();
+}
+
+TEST_F(ReserveTest, RemoveThatFreesSpaceBringsThemBack) {
+  MakePool(96);
+  engine_->EnforceReserve();
+  engine_->Deactivate("v");
+  EXPECT_EQ(engine_->Remove("v", false, false), RemoveOutcome::kRemoved);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_TRUE(sys_.shut_down.empty());
+}
+
+TEST_F(ReserveTest, MountOfAShutDownContainerMountsItAgain) {
+  MakePool(96);
+  engine_->EnforceReserve();
+  EXPECT_EQ(engine_->Mount("c", ""), c_);
+  EXPECT_TRUE(sys_.shut_down.empty());
+  EXPECT_EQ(sys_.mounts.count(c_), 1u);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+}
+
+TEST_F(ReserveTest, QueuePolicyFreezesAndThawsOnceSpaceIsBack) {
+  MakePool(96);
+  PoolSetOptions q;
+  q.no_space = NoSpacePolicy::kQueue;
+  engine_->SetPool(q);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_EQ(sys_.frozen, std::set<std::string>{c_});
+  EXPECT_EQ(engine_->Status().stopped.at(0).how, "frozen");
+  PoolSetOptions grow;
+  grow.data_size = 2ull << 30;
+  engine_->SetPool(grow);
+  EXPECT_TRUE(sys_.frozen.empty());
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_EQ(sys_.fs_control_calls.back(), "thaw " + c_);
+}
+
+TEST_F(ReserveTest, AFailedShutdownIsReportedAndNotRecorded) {
+  MakePool(96);
+  sys_.fs_control_fails = true;
+  ReserveReport r = engine_->EnforceReserve();
+  ASSERT_EQ(r.did.size(), 1u);
+  EXPECT_NE(r.did[0].find("could not stop c (" + c_ + "): shut down"), std::string::npos)
+      << r.did[0];
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+}
+
+TEST_F(ReserveTest, ZeroReserveLeavesItToTheKernel) {
+  MakePool(99);
+  PoolSetOptions set;
+  set.reserve = "0";
+  engine_->SetPool(set);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_FALSE(r.under);
+  EXPECT_TRUE(sys_.fs_control_calls.empty());
+}
+
+TEST_F(ReserveTest, ReserveInBlocksAndTheLowWaterMarkFollowIt) {
+  MakePool(80);
+  PoolSetOptions set;
+  set.reserve = "4000";  // 24% of 16384 blocks, above the 10% of --min-free-space
+  engine_->SetPool(set);
+  // The kernel's low-water event must come no later than the reserve.
+  auto table = kernel::ParsePoolTableParams(dm_.GetTable(engine_->PoolName()).at(0).params);
+  EXPECT_EQ(table.low_water_blocks, 4000u);
+  EXPECT_EQ(engine_->Status().data_reserve_blocks, 4000u);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);  // 20% free <= 4000 blocks
+  EXPECT_EQ(sys_.shut_down, std::set<std::string>{c_});
+}
+
+TEST_F(ReserveTest, TheMonitorStopsWritersAtTheReserveWithoutHoldingTheLock) {
+  MakePool(96);
+  std::string pool = engine_->PoolName();
+  engine_.reset();
+  dm_.TriggerEvent(pool);
+  std::vector<std::string> lines = RunMonitorTurns(root_, &dm_, &sys_, &fs_, 2);
+  EXPECT_TRUE(HasLine(lines, "reserve: pool data space at the reserve: shut down c"));
+  EXPECT_EQ(sys_.shut_down, std::set<std::string>{c_});
+  Open();  // the lock was released
+  EXPECT_EQ(engine_->Status().stopped.size(), 1u);
+}
+
+TEST(Reserve, ParsesPercentagesAndBlocks) {
+  int percent = -1;
+  uint64_t blocks = 1;
+  ParseReserve("5%", &percent, &blocks);
+  EXPECT_EQ(percent, 5);
+  EXPECT_EQ(blocks, 0u);
+  ParseReserve("2048", &percent, &blocks);
+  EXPECT_EQ(percent, 0);
+  EXPECT_EQ(blocks, 2048u);
+  for (const char* bad : {"", "%", "x", "5%%", "51%", "-1", "5 %"}) {
+    EXPECT_THROW(ParseReserve(bad, &percent, &blocks), Error) << bad;
+  }
+  EXPECT_EQ(FormatReserve(5, 0), "5%");
+  EXPECT_EQ(FormatReserve(0, 2048), "2048 blocks");
+  EXPECT_EQ(FormatReserve(0, 0), "off");
+}
+
+}  // namespace
+}  // namespace thinsnap
