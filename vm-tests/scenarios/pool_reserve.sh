@@ -1,0 +1,188 @@
+#!/bin/sh
+# Description: space reserve: pool monitor stops buffered writers on ext4 and xfs before the pool is full (--on-full error: first error <= 10 s after the reserve is reached, fsync reports it), fsync'd files in the same and another container survive growth (or rm) and remount, fsck clean; --on-full queue freezes, growth after 5 s thaws, no writer fails; a direct NVMe pool recovers by rm
+# VM-Args: --mem 2048 --timeout 900 --nvme 192M --nvme 8M --include @BUILD@/tests/vm_enospc_writer
+# Expect-kernel: EXT4-fs warning .*ext4_clear_journal_err
+# Expect-kernel: EXT4-fs.*(shut down|shutdown|aborted journal|error count|initial error|last error|Delayed block allocation failed|I/O error|This should not happen)
+# Expect-kernel: XFS .*(shutdown|Shutdown|Please unmount|writeback error|metadata I/O error|log I/O error|ENOSPC|Filesystem has been shut down)
+# Expect-kernel: (Buffer I/O error|lost async page write|I/O error, dev dm-)
+# Expect-kernel: device-mapper: thin: .*(no free data space|switching pool to out-of-data-space)
+set -u
+# shellcheck source=vm-tests/lib/common.sh
+. /vm/lib/common.sh
+ts() { thinsnap --root "$R" "$@"; }
+json_field() { sed -n "s/.*\"$1\": \"\{0,1\}\([^\",]*\).*/\1/p"; }
+WRITER=$(find / /tmp -xdev -name vm_enospc_writer -type f 2>/dev/null | head -n 1)
+[ -n "$WRITER" ] || fail "vm_enospc_writer not included"
+dd if=/dev/urandom of=pre bs=1M count=2 2>/dev/null
+PRE=$(sha_of pre)
+T_ALL=$(ms_now)
+# Arguments (for a quick rerun by hand): the case numbers to run; default all.
+CASES=" ${*:-1 2 3 4} "
+want() { case $CASES in *" $1 "*) return 0 ;; esac; return 1; }
+
+# setup FS [pool create args...]: pool, containers c0 and c1 mounted, an fsync'd file in each,
+# and pool monitor running.
+setup() {
+  fs=$1
+  shift
+  run ts pool create --base-size 320M --fs "$fs" --min-free-space 10 "$@"
+  POOL=$(ts --json pool status | json_field PoolName)
+  RESERVE=$(ts --json pool status | json_field DataReserveBlocks)
+  check_gt "$RESERVE" 0 "data reserve blocks"
+  for c in c0 c1; do
+    run ts container create $c --from base
+    M=$(ts mount $c) || fail "mount $c"
+    run dd if=pre of="$M/pre" bs=1M conv=fsync
+  done
+  ts pool monitor >mon.log 2>&1 &
+  MON=$!
+}
+
+# Samples "<ms> <used> <total>" of the pool's data space into usage.log until usage.stop exists.
+sample_usage() {
+  rm -f usage.log usage.stop
+  (
+    while [ ! -e usage.stop ]; do
+      echo "$(ms_now) $(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[1], d[2] }')"
+      sleep 0.2
+    done >usage.log
+  ) &
+  SAMPLER=$!
+}
+
+# The last sample with more free data blocks than the reserve: the reserve was reached after it
+# (so the figure below is, if anything, too long).
+reserve_reached_ms() {
+  awk -v r="$RESERVE" '$3 - $2 > r { t = $1 } END { print t + 0 }' usage.log
+}
+
+stop_sampling() {
+  : >usage.stop
+  wait "$SAMPLER"
+}
+
+# verify FS: pre files after recovery, then clean fsck of c0 and c1; tears the pool down.
+verify() {
+  for c in c0 c1; do
+    M=$(ts mount $c) || fail "mount $c after recovery"
+    check_eq "$(sha_of "$M/pre")" "$PRE" "$c/pre (fsync'd before the event) after recovery"
+  done
+  kill "$MON"
+  wait "$MON" 2>/dev/null
+  for c in c0 c1; do
+    run ts unmount $c
+    D=$(ts activate $c) || fail "activate $c"
+    if [ "$1" = ext4 ]; then run e2fsck -fn "$D"; else run xfs_repair -n "$D"; fi
+    run ts deactivate $c
+  done
+  run ts pool check
+  run ts pool destroy --force
+}
+
+# error_case FS WRITER: fill c1 until the monitor stops it; asserts the time to the first error.
+error_case() {
+  fs=$1 how=$2
+  step "$fs, --on-full error, $how writer: stopped at the reserve, fast error, nothing lost"
+  sample_usage
+  if [ "$how" = dd ]; then
+    ( dd if=/dev/zero of="$M1/big" bs=1M count=300 conv=fsync 2>dd.err; echo $? >dd.rc
+      ms_now >err.ms ) &
+    WP=$!
+  else
+    ( "$WRITER" --buffered "$M1/big" 300 >w.out; echo $? >dd.rc ) &
+    WP=$!
+  fi
+  i=0
+  while kill -0 "$WP" 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -gt 900 ] && fail "the $how writer still runs after 180 s"
+    sleep 0.2
+  done
+  wait "$WP"
+  stop_sampling
+  cat mon.log
+  check_ne "$(cat dd.rc)" 0 "$how writer exit status"
+  if [ "$how" = dd ]; then
+    cat dd.err
+    grep -q "Input/output error\|No space left" dd.err || fail "dd did not report EIO/ENOSPC"
+    ERR_MS=$(cat err.ms)
+  else
+    cat w.out
+    grep -q "errno=\(5\|28\) " w.out || fail "writer got no EIO/ENOSPC"
+    grep -q "fsync_errno=\(5\|28\) " w.out || fail "fsync did not report the failure"
+    ERR_MS=$(sed -n 's/.*error_at_ms=\([0-9]*\).*/\1/p' w.out)
+  fi
+  T_RES=$(reserve_reached_ms)
+  check_gt "$T_RES" 0 "usage samples before the reserve"
+  DT=$((ERR_MS - T_RES))
+  echo "FIGURE $fs $how: first error $DT ms after the reserve was reached; pool $(dmsetup status "$POOL" | awk '{ print $6 }') blocks used at the end (reserve $RESERVE)"
+  [ "$DT" -le 10000 ] || fail "$fs $how: first error $DT ms after the reserve (limit 10000)"
+  grep -q "reserve: pool data space at the reserve: shut down c1" mon.log || fail "monitor did not shut c1 down"
+  ts pool status | tee st.txt
+  grep -q "^Stopped: c1 shutdown" st.txt || fail "status does not list c1 as stopped"
+  grep -q "Warning: c0 was shut down .*thinsnap mount c0" st.txt || fail "status gives no next step for c0"
+  ts --json pool status | grep -q '"How": "shutdown"' || fail "status --json lists no stopped devices"
+}
+
+if want 1; then
+step "1. ext4 loopback pool"
+R=/tmp/r1
+setup ext4 --loopback --data-size 128M --metadata-size 4M
+M1=$(ts mount c1)
+error_case ext4 dd
+run ts pool set --data-size 256M
+ts pool status | grep -q "^Stopped:" && fail "growth did not bring the containers back"
+verify ext4
+
+fi
+if want 2; then
+step "2. xfs loopback pool"
+R=/tmp/r2
+setup xfs --loopback --data-size 128M --metadata-size 4M
+M1=$(ts mount c1)
+error_case xfs c
+run ts pool set --data-size 256M
+verify xfs
+
+fi
+if want 3; then
+step "3. ext4, --on-full queue: the writer waits frozen; growth 5 s later releases it"
+R=/tmp/r3
+setup ext4 --loopback --data-size 128M --metadata-size 4M --on-full queue
+M1=$(ts mount c1)
+( "$WRITER" --buffered "$M1/big" 160 >w.out; echo $? >q.rc ) &
+WP=$!
+i=0
+until grep -q "at the reserve: froze c1" mon.log; do
+  i=$((i + 1))
+  [ $i -gt 600 ] && fail "the monitor froze nothing"
+  sleep 0.2
+done
+sleep 5
+[ -e q.rc ] && fail "the writer finished while frozen: $(cat w.out)"
+ts pool status | grep "^Stopped: c1 frozen" || fail "status does not list c1 as frozen"
+T_G=$(ms_now)
+run ts pool set --data-size 384M
+wait "$WP"
+cat mon.log w.out
+check_eq "$(cat q.rc)" 0 "queued writer exit status"
+echo "FIGURE ext4 queue: the frozen writer finished $(($(ms_now) - T_G)) ms after the growth began"
+check_eq "$(sha_of "$M1/big")" "$(head -c 167772160 /dev/zero | tr '\0' 'Z' | sha256sum | cut -d' ' -f1)" "the queued writer's 160 MiB"
+verify ext4
+
+fi
+if want 4; then
+step "4. direct pool on NVMe, no autoextend: rm of a volume brings the containers back"
+R=/tmp/r4
+setup ext4 --data /dev/nvme0n1 --metadata /dev/nvme1n1
+run ts volume create victim --size 48M --fs none
+V=$(ts activate victim) || fail "activate victim"
+run dd if=/dev/zero of="$V" bs=1M count=40 oflag=direct
+run ts deactivate victim
+M1=$(ts mount c1)
+error_case ext4 c
+run ts rm victim
+ts pool status | grep -q "^Stopped:" && fail "rm did not bring the containers back"
+verify ext4
+fi
+echo "pool_reserve: ok in $(($(ms_now) - T_ALL)) ms"
