@@ -207,9 +207,11 @@ ReserveReport Engine::EnforceReserve(const ReserveOptions& opts) {
   report.data_reserve_blocks = data_res;
   report.metadata_reserve_blocks = meta_res;
   bool has_reserve = data_res > 0 || meta_res > 0;
+  // Past either low-water mark the kernel stays silent until the next table load: poll.
+  uint64_t meta_low_water = std::max(2 * meta_res, st.metadata_low_watermark.value_or(0));
   report.near = (has_reserve &&
                  (free_of(st.data_used_blocks, st.data_total_blocks) <= low_water ||
-                  free_of(st.metadata_used_blocks, st.metadata_total_blocks) <= 2 * meta_res)) ||
+                  free_of(st.metadata_used_blocks, st.metadata_total_blocks) <= meta_low_water)) ||
                 !m.StoppedDevices().empty();
   if (report.under) {
     m.StopWriters(s, reason, opts.defer_freeze, &report);

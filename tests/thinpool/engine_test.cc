@@ -1053,6 +1053,35 @@ TEST_F(ReserveTest, TheMonitorStopsWritersAtTheReserveWithoutHoldingTheLock) {
   EXPECT_EQ(engine_->Status().stopped.size(), 1u);
 }
 
+TEST_F(ReserveTest, MetadataAtTheReserveStopsWritersToo) {
+  PoolCreateOptions o;
+  o.data_size = 16ull << 30;
+  o.metadata_size = 2 << 20;  // 512 blocks: a 25-block reserve
+  o.base_size = 256 << 20;
+  o.min_free_percent = 1;
+  engine_->CreatePool(o);
+  c_ = engine_->Mount(engine_->CreateContainer("c", "base", std::nullopt).name, "");
+  DeviceRecord v = engine_->CreateVolume("v", 16ull << 30, FsType::kNone);
+  // 256 mappings per fake metadata block: 110000 mappings leave 72 of 512 blocks free, past
+  // the kernel's metadata low-water mark (128) but above the reserve.
+  dm_.MapBlocks(engine_->PoolName(), v.id, 110000);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_FALSE(r.under);
+  EXPECT_TRUE(r.near) << "past the kernel's metadata threshold: the monitor must poll";
+  dm_.MapBlocks(engine_->PoolName(), v.id, 13000);
+  r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);
+  EXPECT_EQ(r.metadata_reserve_blocks, 25u);
+  ASSERT_EQ(r.did.size(), 1u);
+  EXPECT_EQ(r.did[0], "reserve: pool metadata space at the reserve: shut down c (" + c_ + ")");
+  EXPECT_EQ(engine_->Status().stopped.at(0).reason, "metadata");
+  PoolSetOptions grow;
+  grow.metadata_size = 4 << 20;
+  engine_->SetPool(grow);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_TRUE(sys_.shut_down.empty());
+}
+
 TEST(Reserve, ParsesPercentagesAndBlocks) {
   int percent = -1;
   uint64_t blocks = 1;
