@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: space reserve: pool monitor stops buffered writers on ext4 and xfs before the pool is full (--on-full error: first error <= 10 s after the reserve is reached, fsync reports it), fsync'd files in the same and another container survive growth (or rm) and remount, fsck clean; --on-full queue freezes, growth after 5 s thaws, no writer fails; a direct NVMe pool recovers by rm
+# Description: space reserve: pool monitor stops buffered writers on ext4 and xfs before the pool is full (--on-full error: first error <= 10 s after the reserve is reached, fsync reports it), fsync'd files in the same and another container survive growth (or rm) and remount, fsck clean; --on-full queue freezes, growth after 5 s thaws, no writer fails; a direct NVMe pool recovers by rm; a 2 MiB metadata device reaches its reserve and metadata growth brings the containers back
 # VM-Args: --mem 2048 --timeout 900 --nvme 192M --nvme 8M --include @BUILD@/tests/vm_enospc_writer
 # Expect-kernel: EXT4-fs warning .*ext4_clear_journal_err
 # Expect-kernel: EXT4-fs.*(shut down|shutdown|aborted journal|error count|initial error|last error|Delayed block allocation failed|I/O error|This should not happen)
@@ -17,7 +17,7 @@ dd if=/dev/urandom of=pre bs=1M count=2 2>/dev/null
 PRE=$(sha_of pre)
 T_ALL=$(ms_now)
 # Arguments (for a quick rerun by hand): the case numbers to run; default all.
-CASES=" ${*:-1 2 3 4} "
+CASES=" ${*:-1 2 3 4 5} "
 want() { case $CASES in *" $1 "*) return 0 ;; esac; return 1; }
 
 # setup FS [pool create args...]: pool, containers c0 and c1 mounted, an fsync'd file in each,
@@ -25,7 +25,7 @@ want() { case $CASES in *" $1 "*) return 0 ;; esac; return 1; }
 setup() {
   fs=$1
   shift
-  run ts pool create --base-size 320M --fs "$fs" --min-free-space 10 "$@"
+  run ts pool create --base-size 320M --fs "$fs" --min-free-space "${MIN_FREE:-10}" "$@"
   POOL=$(ts --json pool status | json_field PoolName)
   RESERVE=$(ts --json pool status | json_field DataReserveBlocks)
   check_gt "$RESERVE" 0 "data reserve blocks"
@@ -38,13 +38,24 @@ setup() {
   MON=$!
 }
 
+# Milliseconds since boot from /proc/uptime with the shell's own `read` (no process to start,
+# which costs up to seconds on a loaded TCG host): the clock of the usage samples and errors.
+up_ms() {
+  read -r _up _ </proc/uptime
+  _frac=${_up#*.}
+  echo $((${_up%.*} * 1000 + ${_frac#0} * 10))
+}
+# Wall-clock ms minus uptime ms, to put the C writer's wall-clock error time on the same clock.
+OFFSET_MS=$(($(ms_now) - $(up_ms)))
+
 # Samples "<ms> <used> <total>" of the pool's data space into usage.log until usage.stop exists.
 sample_usage() {
   rm -f usage.log usage.stop
   (
     while [ ! -e usage.stop ]; do
-      echo "$(ms_now) $(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[1], d[2] }')"
-      sleep 0.2
+      u=$(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[1], d[2] }')
+      echo "$(up_ms) $u"
+      sleep 0.1
     done >usage.log
   ) &
   SAMPLER=$!
@@ -86,7 +97,7 @@ error_case() {
   sample_usage
   if [ "$how" = dd ]; then
     ( dd if=/dev/zero of="$M1/big" bs=1M count=300 conv=fsync 2>dd.err; echo $? >dd.rc
-      ms_now >err.ms ) &
+      up_ms >err.ms ) &
     WP=$!
   else
     ( "$WRITER" --buffered "$M1/big" 300 >w.out; echo $? >dd.rc ) &
@@ -110,12 +121,13 @@ error_case() {
     cat w.out
     grep -q "errno=\(5\|28\) " w.out || fail "writer got no EIO/ENOSPC"
     grep -q "fsync_errno=\(5\|28\) " w.out || fail "fsync did not report the failure"
-    ERR_MS=$(sed -n 's/.*error_at_ms=\([0-9]*\).*/\1/p' w.out)
+    ERR_MS=$(($(sed -n 's/.*error_at_ms=\([0-9]*\).*/\1/p' w.out) - OFFSET_MS))
   fi
   T_RES=$(reserve_reached_ms)
   check_gt "$T_RES" 0 "usage samples before the reserve"
   DT=$((ERR_MS - T_RES))
-  echo "FIGURE $fs $how: first error $DT ms after the reserve was reached; pool $(dmsetup status "$POOL" | awk '{ print $6 }') blocks used at the end (reserve $RESERVE)"
+  GAP=$(awk -v t="$T_RES" '$1 > t { print $1 - t; exit }' usage.log)
+  echo "FIGURE $fs $how: first error $DT ms after the reserve was reached (usage sampled every ${GAP:-?} ms there); pool $(dmsetup status "$POOL" | awk '{ print $6 }') blocks used at the end (reserve $RESERVE)"
   [ "$DT" -le 10000 ] || fail "$fs $how: first error $DT ms after the reserve (limit 10000)"
   grep -q "reserve: pool data space at the reserve: shut down c1" mon.log || fail "monitor did not shut c1 down"
   ts pool status | tee st.txt
@@ -183,6 +195,33 @@ M1=$(ts mount c1)
 error_case ext4 c
 run ts rm victim
 ts pool status | grep -q "^Stopped:" && fail "rm did not bring the containers back"
+verify ext4
+fi
+if want 5; then
+step "5. metadata at the reserve (2 MiB metadata, a 30% reserve): the mounted containers are shut down in time"
+R=/tmp/r5
+MIN_FREE=1 setup ext4 --loopback --data-size 1G --metadata-size 2M --reserve 30%
+run ts volume create v --size 256M --fs none
+D=$(ts activate v) || fail "activate v"
+run dd if=/dev/zero of="$D" bs=1M count=256 oflag=direct
+# Each round: a snapshot of v, then one 4 KiB write per 4 MiB of v, which copies the mapping
+# leaves of v (metadata blocks) until the metadata reserve is reached.
+n=0
+until grep -q "reserve: pool metadata space at the reserve: shut down c1" mon.log; do
+  n=$((n + 1))
+  [ $n -gt 40 ] && fail "metadata never reached the reserve: $(pool_status_field "$POOL" 2)"
+  ts volume clone v "s$n" >/dev/null || fail "clone s$n: metadata $(pool_status_field "$POOL" 2)"
+  fio --name=cow --filename="$D" --rw=write:4092k --bs=4k --direct=1 --size=256M --io_size=256k \
+    --ioengine=psync --eta=never --output=/dev/null || fail "fio on v"
+  sleep 0.5
+done
+cat mon.log
+echo "FIGURE metadata: stopped after $n snapshots with metadata $(pool_status_field "$POOL" 2) used"
+check_eq "$(dmsetup status "$POOL" | awk '{ print $8 }')" rw "pool mode (metadata never ran out)"
+ts pool status | grep "^Stopped: c0 shutdown (metadata reserve)" || fail "status: c0 not stopped for metadata"
+run ts deactivate v
+run ts pool set --metadata-size 4M
+ts pool status | grep -q "^Stopped:" && fail "metadata growth did not bring the containers back"
 verify ext4
 fi
 echo "pool_reserve: ok in $(($(ms_now) - T_ALL)) ms"
