@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "services/containerd/service.h"
 #include "services/daemon.h"
+#include "services/docker/docker_service.h"
 #include "thinpool/kernel/libdevmapper.h"
 #include "thinpool/real_system.h"
 
@@ -17,7 +18,7 @@ namespace {
 std::vector<thinsnap::ServiceFactory> Factories() {
   return {
       thinsnap::containerd::MakeContainerdService,
-      // Docker's graph driver plugin (issue #18): add its factory here.
+      thinsnap::docker::MakeDockerPluginService,
   };
 }
 
@@ -53,7 +54,6 @@ int main(int argc, char** argv) {
   app.add_option("--address", opts.containerd_address,
                  "containerd snapshots gRPC socket (default /run/thinsnap/containerd.sock); "
                  "empty: do not serve containerd");
-  // The Docker graph driver plugin (issue #18) reads this option.
   app.add_option("--docker-plugin", docker_name,
                  "also serve Docker's graph driver plugin as NAME (default thinsnap)")
       ->expected(0, 1)
