@@ -9,9 +9,9 @@
 #include <exception>
 #include <thread>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "services/docker/names.h"
-#include "thinpool/units.h"
+#include "base/units.h"
 
 namespace thinsnap::docker {
 namespace {
@@ -351,11 +351,11 @@ json GraphDriver::DiffSize(const json& req) {
   return {{"Size", size}};
 }
 
-kernel::UniqueFd GraphDriver::Diff(const json& req) {
+UniqueFd GraphDriver::Diff(const json& req) {
   std::string id = IdOf(req);
   std::string dir = host_->root() + "/tmp";
   ::mkdir(dir.c_str(), 0700);
-  kernel::UniqueFd spool(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), dir);
+  UniqueFd spool(::open(dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), dir);
   if (!spool.valid()) ThrowErrno("docker plugin: Diff " + id + ": a spool file in " + dir, errno);
   host_->Run([&](Engine& e) {
     const DeviceRecord& rec = FindOrThrow(e, id);
@@ -376,7 +376,7 @@ Reply GraphDriver::ApplyDiff(const std::string& id_arg, const std::string& paren
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
       ThrowErrno("docker plugin: ApplyDiff " + id + ": pipe", errno);
-    kernel::UniqueFd in(fds[0], "ApplyDiff pipe"), out(fds[1], "ApplyDiff pipe");
+    UniqueFd in(fds[0], "ApplyDiff pipe"), out(fds[1], "ApplyDiff pipe");
     std::exception_ptr failure;
     std::thread import([&, reader = std::move(in)]() mutable {
       try {
@@ -394,7 +394,7 @@ Reply GraphDriver::ApplyDiff(const std::string& id_arg, const std::string& paren
       } catch (...) {
         failure = std::current_exception();
       }
-      reader = kernel::UniqueFd();  // the pump sees EPIPE and drains the rest
+      reader = UniqueFd();  // the pump sees EPIPE and drains the rest
     });
     uint64_t total = 0;
     try {
@@ -405,11 +405,11 @@ Reply GraphDriver::ApplyDiff(const std::string& id_arg, const std::string& paren
         if (open) open = WriteAll(out.get(), buf.data(), n);
       }
     } catch (...) {
-      out = kernel::UniqueFd();  // a cut body: the import sees a short tar and rolls back
+      out = UniqueFd();  // a cut body: the import sees a short tar and rolls back
       import.join();
       throw;
     }
-    out = kernel::UniqueFd();
+    out = UniqueFd();
     import.join();
     if (failure) std::rethrow_exception(failure);
     return {200, {{"Size", total}}};

@@ -31,7 +31,7 @@
 #include <string>
 
 #include "services/engine_host.h"
-#include "thinpool/kernel/fd.h"
+#include "base/fd.h"
 
 namespace thinsnap::docker {
 
@@ -57,7 +57,7 @@ class GraphDriver {
   // GraphDriver.Diff: the export is spooled into an unlinked file under <root>/tmp (so the
   // engine is free again while Docker reads it, e.g. into a concurrent ApplyDiff during docker
   // commit) and returned positioned at its start. Throws; the caller replies with ErrorReply.
-  kernel::UniqueFd Diff(const nlohmann::json& request);
+  UniqueFd Diff(const nlohmann::json& request);
 
   // The one translation of an exception into the protocol's error reply.
   static Reply ErrorReply(const std::exception& e);

@@ -5,7 +5,7 @@
 #include <array>
 #include <cctype>
 
-#include "metadata/error.h"
+#include "base/error.h"
 
 namespace thinsnap::docker {
 namespace {

@@ -16,7 +16,7 @@
 #include <limits>
 #include <vector>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "services/unix_socket.h"
 
 namespace thinsnap::docker {
@@ -154,7 +154,7 @@ void PluginServer::Start() {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   path_.copy(addr.sun_path, sizeof addr.sun_path - 1);
-  listener_ = kernel::UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), path_);
+  listener_ = UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), path_);
   if (!listener_.valid()) ThrowErrno("docker plugin: socket for " + path_, errno);
   if (::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     ThrowErrno("docker plugin: bind " + path_, errno);
@@ -163,8 +163,8 @@ void PluginServer::Start() {
   if (::listen(listener_.get(), 64) != 0) ThrowErrno("docker plugin: listen " + path_, errno);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) ThrowErrno("docker plugin: pipe", errno);
-  wake_read_ = kernel::UniqueFd(fds[0], "wake pipe");
-  wake_write_ = kernel::UniqueFd(fds[1], "wake pipe");
+  wake_read_ = UniqueFd(fds[0], "wake pipe");
+  wake_write_ = UniqueFd(fds[1], "wake pipe");
   running_ = true;
   acceptor_ = std::thread([this] { AcceptLoop(); });
 }
@@ -221,7 +221,7 @@ void PluginServer::Serve(int fd) {
           if (text.size() > kMaxJsonBody) throw Error("docker plugin: request body too large");
         }
         Reply reply;
-        kernel::UniqueFd stream;
+        UniqueFd stream;
         try {
           json request = ParseJson(text);
           if (method == "GraphDriver.Diff") {
@@ -262,7 +262,7 @@ void PluginServer::Shutdown(std::chrono::system_clock::time_point deadline) {
     // The accept loop also ends when the listener is closed below.
   }
   acceptor_.join();
-  listener_ = kernel::UniqueFd();
+  listener_ = UniqueFd();
   ::unlink(path_.c_str());
   std::unique_lock<std::mutex> hold(mu_);
   changed_.wait_until(hold, deadline, [this] { return busy_ == 0; });

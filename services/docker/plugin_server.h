@@ -21,7 +21,7 @@
 #include <thread>
 
 #include "services/docker/graph_driver.h"
-#include "thinpool/kernel/fd.h"
+#include "base/fd.h"
 
 namespace thinsnap::docker {
 
@@ -52,8 +52,8 @@ class PluginServer {
 
   GraphDriver* driver_;
   std::string path_;
-  kernel::UniqueFd listener_;
-  kernel::UniqueFd wake_read_, wake_write_;  // Shutdown wakes the accept loop's poll
+  UniqueFd listener_;
+  UniqueFd wake_read_, wake_write_;  // Shutdown wakes the accept loop's poll
   std::thread acceptor_;
   std::mutex mu_;  // guards connections_, busy_
   std::condition_variable changed_;

@@ -12,10 +12,10 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "services/docker/plugin_server.h"
-#include "tests/fake_device_mapper.h"
-#include "tests/fake_system.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fake_system.h"
 
 namespace thinsnap::docker {
 namespace {

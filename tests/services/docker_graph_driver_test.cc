@@ -5,11 +5,11 @@
 
 #include <cstdlib>
 
-#include "metadata/error.h"
+#include "base/error.h"
 #include "services/docker/graph_driver.h"
 #include "services/docker/names.h"
-#include "tests/fake_device_mapper.h"
-#include "tests/fake_system.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fake_system.h"
 
 namespace thinsnap::docker {
 namespace {
@@ -192,7 +192,7 @@ TEST_F(GraphDriverTest, ChangesUseDockerChangeKinds) {
 
 TEST_F(GraphDriverTest, DiffSpoolsTheExportIntoAReadableFile) {
   ASSERT_EQ(Load(kL1, "", "base layer").status, 200);
-  kernel::UniqueFd fd = driver_->Diff({{"ID", kL1}});
+  UniqueFd fd = driver_->Diff({{"ID", kL1}});
   ASSERT_TRUE(fd.valid());
   char c;
   EXPECT_EQ(::read(fd.get(), &c, 1), 0);  // the fake exports nothing; positioned at the start
