@@ -128,6 +128,13 @@ json GraphDriver::Init(const json& req) {
   auto opts = req.find("Opts");
   std::vector<std::string> given;
   if (opts != req.end() && !opts->is_null()) given = opts->get<std::vector<std::string>>();
+  for (const char* maps : {"UIDMaps", "GIDMaps"}) {
+    auto it = req.find(maps);
+    if (it != req.end() && !it->is_null() && !it->empty()) {
+      throw Error("user namespace remapping (dockerd --userns-remap) is not supported by thinsnap",
+                  ErrorKind::kUsage);
+    }
+  }
   for (const std::string& opt : given) {
     std::string key = opt.substr(0, opt.find('='));
     if (key != "size" || opt.find('=') == std::string::npos) {
