@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "base/error.h"
-#include "services/docker/names.h"
 #include "base/units.h"
+#include "services/docker/names.h"
 
 namespace thinsnap::docker {
 namespace {

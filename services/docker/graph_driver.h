@@ -30,8 +30,8 @@
 #include <optional>
 #include <string>
 
-#include "services/engine_host.h"
 #include "base/fd.h"
+#include "services/engine_host.h"
 
 namespace thinsnap::docker {
 

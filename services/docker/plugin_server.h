@@ -20,8 +20,8 @@
 #include <string>
 #include <thread>
 
-#include "services/docker/graph_driver.h"
 #include "base/fd.h"
+#include "services/docker/graph_driver.h"
 
 namespace thinsnap::docker {
 
