@@ -6,7 +6,8 @@ set -u
 . /vm/lib/common.sh
 
 suite=${THINSNAP_BUILD_DIR:-}/vm-tests/containerd-suite.test
-[ -x "$suite" ] || suite=$(find / -xdev -name containerd-suite.test -type f 2>/dev/null | head -n1)
+# --include copies it to the same path in the guest, where /tmp is a tmpfs of its own: look there too.
+[ -x "$suite" ] || suite=$(find / /tmp -xdev -name containerd-suite.test -type f 2>/dev/null | head -n1)
 if [ -z "$suite" ] || [ ! -x "$suite" ]; then
   skip "containerd-suite.test not built (needs golang-go and golang-github-containerd-containerd-dev)"
 fi
