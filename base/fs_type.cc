@@ -1,17 +1,15 @@
 #include "base/fs_type.h"
 
-namespace thinsnap {
+#include "base/enum_names.h"
 
-const char* FsTypeName(FsType fs) {
-  switch (fs) {
-    case FsType::kExt4:
-      return "ext4";
-    case FsType::kXfs:
-      return "xfs";
-    case FsType::kNone:
-      return "none";
-  }
-  return "?";
-}
+namespace thinsnap {
+namespace {
+
+constexpr EnumName<FsType> kFsTypeNames[] = {
+    {FsType::kExt4, "ext4"}, {FsType::kXfs, "xfs"}, {FsType::kNone, "none"}};
+
+}  // namespace
+
+const char* FsTypeName(FsType fs) { return NameOf(kFsTypeNames, fs); }
 
 }  // namespace thinsnap

@@ -43,9 +43,9 @@ void WithCleanup(Body&& body, Cleanup&& cleanup) {
   cleanup();
 }
 
-CowRow RowFrom(const std::string& experiment, uint64_t pool_block, const kernel::IoBenchResult& r,
+CowRow RowFrom(const std::string& experiment, uint64_t pool_block, const bench::IoBenchResult& r,
                int depth) {
-  const kernel::IoDirectionResult& d = r.write.ios ? r.write : r.read;
+  const bench::IoDirectionResult& d = r.write.ios ? r.write : r.read;
   CowRow row;
   row.experiment = experiment;
   row.pool_block = pool_block;
@@ -105,9 +105,9 @@ class Experiment {
   CowBenchResult Run(Engine* current);
 
  private:
-  kernel::IoBenchResult Io(const std::string& target, kernel::IoPattern rw, uint64_t bs,
+  bench::IoBenchResult Io(const std::string& target, bench::IoPattern rw, uint64_t bs,
                            uint64_t stride, uint64_t region, uint64_t offset = 0) {
-    kernel::IoBenchOptions io;
+    bench::IoBenchOptions io;
     io.target = target;
     io.rw = rw;
     io.bs = bs;
@@ -115,10 +115,10 @@ class Experiment {
     io.size = region;
     io.offset = offset;
     io.iodepth = o_.iodepth;
-    io.engine = kernel::IoEngine::kAuto;
+    io.engine = bench::IoEngine::kAuto;
     io.seed += seed_++;  // a new order every pass
-    kernel::IoBenchResult r = kernel::RunIoBench(io);
-    if (r.engine != kernel::IoEngine::kIoUring && fallback_.empty()) {
+    bench::IoBenchResult r = bench::RunIoBench(io);
+    if (r.engine != bench::IoEngine::kIoUring && fallback_.empty()) {
       fallback_ = "psync engine: " + r.fallback_reason;
     }
     return r;
@@ -157,12 +157,12 @@ class Experiment {
 CowRow Experiment::RawWrite(uint64_t block, uint64_t io_size) {
   const Pattern p = PatternFor(o_, block, io_size);
   return RowFrom("raw_write", block,
-                 Io(raw_, kernel::IoPattern::kRandWrite, p.bs, p.stride, p.region), -1);
+                 Io(raw_, bench::IoPattern::kRandWrite, p.bs, p.stride, p.region), -1);
 }
 
 CowRow Experiment::RawRead(uint64_t block, uint64_t region) {
   return RowFrom("raw_read", block,
-                 Io(raw_, kernel::IoPattern::kRandRead, kChainReadSize, block, region), -1);
+                 Io(raw_, bench::IoPattern::kRandRead, kChainReadSize, block, region), -1);
 }
 
 // Each repetition writes a fresh volume: first writes, the same offsets again (owned), a snapshot,
@@ -180,7 +180,7 @@ void Experiment::RunWrites(Engine& engine, uint64_t block, uint64_t io_size) {
     const std::string dev = engine.Activate(vol);
     auto pass = [&](const char* name) {
       reps[name].push_back(RowFrom(
-          name, block, Io(dev, kernel::IoPattern::kRandWrite, p.bs, p.stride, p.region), -1));
+          name, block, Io(dev, bench::IoPattern::kRandWrite, p.bs, p.stride, p.region), -1));
     };
     pass("first_write");
     pass("owned_write");
@@ -208,13 +208,13 @@ void Experiment::RunChain(Engine& engine, uint64_t block) {
   auto name = [&](unsigned d) { return Name("c" + std::to_string(d)); };
   engine.CreateVolume(name(0), std::max(p.region, kMiB), FsType::kNone);
   std::string dev = engine.Activate(name(0));
-  Io(dev, kernel::IoPattern::kWrite, std::min<uint64_t>(block, kMiB), 0, p.region);
+  Io(dev, bench::IoPattern::kWrite, std::min<uint64_t>(block, kMiB), 0, p.region);
   engine.Deactivate(name(0));
   for (unsigned d = 1; d <= max_depth; ++d) {
     engine.CloneVolume(name(d - 1), name(d));
     dev = engine.Activate(name(d));
     // One block of its own per level, so a read at depth d meets data of d + 1 generations.
-    Io(dev, kernel::IoPattern::kWrite, kChainReadSize, 0, kChainReadSize,
+    Io(dev, bench::IoPattern::kWrite, kChainReadSize, 0, kChainReadSize,
        ((d - 1) % blocks) * block);
     engine.Deactivate(name(d));
   }
@@ -227,7 +227,7 @@ void Experiment::RunChain(Engine& engine, uint64_t block) {
       dev = engine.Activate(name(d));
       reps[d].push_back(
           RowFrom("chain_read", block,
-                  Io(dev, kernel::IoPattern::kRandRead, kChainReadSize, block, p.region), int(d)));
+                  Io(dev, bench::IoPattern::kRandRead, kChainReadSize, block, p.region), int(d)));
       engine.Deactivate(name(d));
     }
     if (!raw_.empty() && !raw_after_) raw_reps.push_back(RawRead(block, p.region));
@@ -271,7 +271,7 @@ uint64_t Experiment::RawBytesNeeded(const std::vector<uint64_t>& blocks) const {
 void Experiment::FillRaw(const std::vector<uint64_t>& blocks) {
   result_.raw_device = raw_;
   Say("raw baseline on " + raw_ + ": filling " + FormatSize(RawBytesNeeded(blocks)));
-  Io(raw_, kernel::IoPattern::kWrite, kMiB, 0, RawBytesNeeded(blocks));
+  Io(raw_, bench::IoPattern::kWrite, kMiB, 0, RawBytesNeeded(blocks));
 }
 
 void Experiment::RawAfterPools() {
@@ -311,7 +311,9 @@ void Experiment::ScratchPool(uint64_t block, bool chain, bool first) {
     create.force = first ? o_.force : true;  // later pools overwrite our own earlier pool
   }
   Say("pool block " + FormatSize(block) + ": creating a scratch pool in " + root);
-  std::unique_ptr<Engine> engine = Engine::Open(root, dm_, sys_);
+  EngineOptions engine_opts;
+  engine_opts.warning = o_.warning;
+  std::unique_ptr<Engine> engine = Engine::Open(root, dm_, sys_, engine_opts);
   engine->CreatePool(create);
   WithCleanup([&] { RunPool(*engine, block, chain); },
               [&] {

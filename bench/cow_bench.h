@@ -1,6 +1,6 @@
 // The snapshot experiment behind `thinsnap bench cow`: what copy-on-write costs on a thin device.
 //
-// For every pool block size B and I/O size S it measures, with kernel::RunIoBench (O_DIRECT,
+// For every pool block size B and I/O size S it measures, with bench::RunIoBench (O_DIRECT,
 // io_uring), writes of S bytes at a stride of max(S, B) bytes, so that every write lands in a pool
 // block of its own, each block once, in a random order:
 //   first_write  into a fresh thin volume: every write provisions its block(s);
@@ -62,6 +62,8 @@ struct CowBenchOptions {
   unsigned reps = 3;
   // Called with one line per step (which pool, which measurement); may be empty.
   std::function<void(const std::string&)> progress;
+  // The scratch pools' engines' warnings (EngineOptions::warning); may be empty.
+  std::function<void(const std::string&)> warning;
 };
 
 struct CowRow {

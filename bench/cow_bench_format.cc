@@ -10,16 +10,11 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/strings.h"
 #include "bench/cow_bench.h"
 
 namespace thinsnap {
 namespace {
-
-std::string Printf(const char* format, auto... args) {
-  char buf[512];
-  std::snprintf(buf, sizeof buf, format, args...);
-  return buf;
-}
 
 // 4K, 64K, 1M
 std::string SizeLabel(uint64_t bytes) {

@@ -23,7 +23,7 @@
 #include "base/error.h"
 #include "bench/io_bench_internal.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::bench {
 namespace bench_internal {
 
 uint64_t NowNs() {
@@ -521,4 +521,4 @@ IoBenchResult RunIoBench(const IoBenchOptions& options) {
   return result;
 }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::bench

@@ -40,7 +40,7 @@
 
 #include "bench/latency_histogram.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::bench {
 
 enum class IoPattern { kRead, kWrite, kRandRead, kRandWrite, kRandRw };
 enum class IoEngine { kAuto, kIoUring, kPsync };
@@ -161,6 +161,6 @@ class IoSequence {
   unsigned half_bits_;  // the permutation works on 2 * half_bits_ >= log2(blocks_) bits
 };
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::bench
 
 #endif  // THINSNAP_BENCH_IO_BENCH_H_

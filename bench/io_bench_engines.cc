@@ -13,7 +13,7 @@
 #include "base/error.h"
 #include "bench/io_bench_internal.h"
 
-namespace thinsnap::kernel::bench_internal {
+namespace thinsnap::bench::bench_internal {
 namespace {
 
 constexpr uint64_t kNever = UINT64_MAX;
@@ -295,4 +295,4 @@ void RunPsyncJob(const JobSpec& spec, JobCounters& counters, JobOutput& out) {
   }
 }
 
-}  // namespace thinsnap::kernel::bench_internal
+}  // namespace thinsnap::bench::bench_internal

@@ -7,20 +7,15 @@
 #include <string>
 
 #include "base/error.h"
+#include "base/strings.h"
 #include "bench/io_bench.h"
 #include "bench/io_bench_internal.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::bench {
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
 constexpr double kPercentiles[] = {50.0, 90.0, 99.0, 99.9, 99.99};
-
-std::string Printf(const char* format, auto... args) {
-  char buf[256];
-  std::snprintf(buf, sizeof buf, format, args...);
-  return buf;
-}
 
 // 850ns, 12.3us, 4.56ms, 1.23s
 std::string FormatNs(double ns) {
@@ -159,4 +154,4 @@ std::string ReadReportFile(const std::string& path) {
   return text;
 }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::bench

@@ -10,7 +10,7 @@
 #include "bench/io_bench.h"
 #include "bench/latency_histogram.h"
 
-namespace thinsnap::kernel::bench_internal {
+namespace thinsnap::bench::bench_internal {
 
 // CLOCK_MONOTONIC in nanoseconds.
 uint64_t NowNs();
@@ -88,6 +88,6 @@ std::string DescribeIo(const IoBenchOptions& options, bool write, uint64_t offse
 void RunUringJob(const JobSpec& spec, JobCounters& counters, JobOutput& out);
 void RunPsyncJob(const JobSpec& spec, JobCounters& counters, JobOutput& out);
 
-}  // namespace thinsnap::kernel::bench_internal
+}  // namespace thinsnap::bench::bench_internal
 
 #endif  // THINSNAP_BENCH_IO_BENCH_INTERNAL_H_

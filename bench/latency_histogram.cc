@@ -4,7 +4,7 @@
 #include <bit>
 #include <cmath>
 
-namespace thinsnap::kernel {
+namespace thinsnap::bench {
 namespace {
 
 // Values below 2^kExactBits are their own bucket; above, each power of two is split into
@@ -62,4 +62,4 @@ uint64_t LatencyHistogram::Percentile(double percent) const {
   return max_;
 }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::bench

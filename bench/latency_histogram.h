@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace thinsnap::kernel {
+namespace thinsnap::bench {
 
 class LatencyHistogram {
  public:
@@ -53,6 +53,6 @@ class LatencyHistogram {
   uint64_t max_ = 0;
 };
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::bench
 
 #endif  // THINSNAP_BENCH_LATENCY_HISTOGRAM_H_

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/intrusive/set.hpp>
 #include <unordered_map>
 #include <utility>
@@ -88,7 +89,15 @@ struct Catalog::Impl {
   FreeSet free;
   std::array<size_t, 5> kind_count{};
   PoolConfig config;
+  uint64_t config_version = NewConfigVersion();
   uint64_t transaction_id = 0;
+
+  // Unique across every catalog of the process, so that a cache keyed on it never mistakes one
+  // catalog's configuration for another's.
+  static uint64_t NewConfigVersion() {
+    static std::atomic<uint64_t> last{0};
+    return ++last;
+  }
 
   Impl() { free.insert(*new FreeRange(0, kIdSpace)); }
   ~Impl() {
@@ -238,6 +247,7 @@ struct Catalog::Impl {
 
   Undo SetConfig(const std::string& key, std::optional<std::string> value) {
     Undo u{Mutation::Op::kSetConfig, 0, std::nullopt, key, std::nullopt, {}};
+    config_version = NewConfigVersion();
     auto it = config.find(key);
     if (it != config.end()) u.value_before = it->second;
     if (value) {
@@ -360,6 +370,7 @@ uint32_t Catalog::NextFreeId(const std::vector<uint32_t>& also_taken) const {
 }
 
 const PoolConfig& Catalog::config() const { return impl_->config; }
+uint64_t Catalog::config_version() const { return impl_->config_version; }
 uint64_t Catalog::transaction_id() const { return impl_->transaction_id; }
 void Catalog::set_transaction_id(uint64_t txn) { impl_->transaction_id = txn; }
 
@@ -388,6 +399,7 @@ void Catalog::Load(std::vector<DeviceRecord> devices, PoolConfig config, uint64_
   }
   impl_->CheckAcyclic();
   impl_->config = std::move(config);
+  impl_->config_version = Impl::NewConfigVersion();
   impl_->transaction_id = txn;
 }
 

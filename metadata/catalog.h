@@ -44,6 +44,8 @@ class Catalog {
   uint32_t NextFreeId(const std::vector<uint32_t>& also_taken = {}) const;
 
   const PoolConfig& config() const;
+  // Changes whenever config() may have changed; never the same for two catalogs of the process.
+  uint64_t config_version() const;
   // The pool transaction id of the last committed kernel transaction.
   uint64_t transaction_id() const;
   void set_transaction_id(uint64_t txn);

@@ -8,51 +8,33 @@
 #include <cstdio>
 
 #include "base/error.h"
+#include "base/fd.h"
 
 namespace thinsnap {
 namespace {
 
-// Owns one descriptor; move-free on purpose (it lives behind a unique_ptr).
+// Owns one descriptor (its UniqueFd's what() is the path).
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  PosixWritableFile(const PosixWritableFile&) = delete;
-  PosixWritableFile& operator=(const PosixWritableFile&) = delete;
-  ~PosixWritableFile() override {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  explicit PosixWritableFile(UniqueFd fd) : fd_(std::move(fd)) {}
 
   void Append(std::string_view data) override {
     while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
+      const ssize_t n = ::write(fd_.get(), data.data(), data.size());
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) ThrowErrno("write " + path_, errno);
+      if (n < 0) ThrowErrno("write " + fd_.what(), errno);
       data.remove_prefix(static_cast<size_t>(n));
     }
   }
 
   void Sync() override {
-    if (::fdatasync(fd_) != 0) ThrowErrno("fdatasync " + path_, errno);
+    if (::fdatasync(fd_.get()) != 0) ThrowErrno("fdatasync " + fd_.what(), errno);
   }
 
-  void Close() override {
-    if (fd_ < 0) return;
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) ThrowErrno("close " + path_, errno);
-  }
+  void Close() override { fd_.Close(); }
 
  private:
-  std::string path_;
-  int fd_;
-};
-
-// Closes a descriptor on scope exit (read paths, where a close error changes nothing).
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
+  UniqueFd fd_;
 };
 
 class Posix final : public FileSystem {
@@ -60,19 +42,16 @@ class Posix final : public FileSystem {
   std::unique_ptr<WritableFile> OpenWritable(const std::string& path, OpenMode mode) override {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_APPEND;
     if (mode == OpenMode::kTruncate) flags |= O_TRUNC;
-    const int fd = ::open(path.c_str(), flags, 0644);
-    if (fd < 0) ThrowErrno("open " + path, errno);
-    return std::make_unique<PosixWritableFile>(path, fd);
+    return std::make_unique<PosixWritableFile>(UniqueFd::Open(path, flags, 0644));
   }
 
   std::string ReadFile(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) ThrowErrno("open " + path, errno);
-    FdCloser closer{fd};
+    // Read paths close quietly (the destructor): a close error changes nothing there.
+    UniqueFd fd = UniqueFd::Open(path, O_RDONLY | O_CLOEXEC);
     std::string out;
     char buf[1 << 16];
     for (;;) {
-      const ssize_t n = ::read(fd, buf, sizeof buf);
+      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) ThrowErrno("read " + path, errno);
       if (n == 0) return out;
@@ -92,10 +71,8 @@ class Posix final : public FileSystem {
   }
 
   void SyncDir(const std::string& dir) override {
-    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) ThrowErrno("open " + dir, errno);
-    FdCloser closer{fd};
-    if (::fsync(fd) != 0) ThrowErrno("fsync " + dir, errno);
+    UniqueFd fd = UniqueFd::Open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (::fsync(fd.get()) != 0) ThrowErrno("fsync " + dir, errno);
   }
 
   void Remove(const std::string& path) override {
@@ -103,11 +80,9 @@ class Posix final : public FileSystem {
   }
 
   void Truncate(const std::string& path, uint64_t size) override {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) ThrowErrno("open " + path, errno);
-    FdCloser closer{fd};
-    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) ThrowErrno("truncate " + path, errno);
-    if (::fsync(fd) != 0) ThrowErrno("fsync " + path, errno);
+    UniqueFd fd = UniqueFd::Open(path, O_WRONLY | O_CLOEXEC);
+    if (::ftruncate(fd.get(), static_cast<off_t>(size)) != 0) ThrowErrno("truncate " + path, errno);
+    if (::fsync(fd.get()) != 0) ThrowErrno("fsync " + path, errno);
   }
 
   void CreateDir(const std::string& path) override {

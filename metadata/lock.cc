@@ -49,9 +49,8 @@ void WritePid(int fd, const std::string& path) {
 
 RootLock RootLock::Acquire(const std::string& root, int timeout_ms) {
   const std::string path = root + "/lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) ThrowErrno("open " + path, errno);
-  RootLock lock(fd, path);  // closes fd if anything below throws
+  RootLock lock(UniqueFd::Open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  const int fd = lock.fd_.get();  // closed by `lock` if anything below throws
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!TryLock(fd, path)) {
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -63,29 +62,13 @@ RootLock RootLock::Acquire(const std::string& root, int timeout_ms) {
   return lock;
 }
 
-RootLock::RootLock(RootLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), path_(std::move(other.path_)) {}
-
-RootLock& RootLock::operator=(RootLock&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    path_ = std::move(other.path_);
-  }
-  return *this;
-}
-
-RootLock::~RootLock() {
-  if (fd_ >= 0) ::close(fd_);  // closing drops the flock
-}
-
 void RootLock::Release() {
-  if (fd_ < 0) return;
-  const int fd = std::exchange(fd_, -1);
-  const int unlock_rc = ::flock(fd, LOCK_UN);
+  if (!fd_.valid()) return;
+  const std::string path = fd_.what();
+  const int unlock_rc = ::flock(fd_.get(), LOCK_UN);
   const int unlock_errno = errno;
-  if (::close(fd) != 0) ThrowErrno("close " + path_, errno);
-  if (unlock_rc != 0) ThrowErrno("flock unlock " + path_, unlock_errno);
+  fd_.Close();
+  if (unlock_rc != 0) ThrowErrno("flock unlock " + path, unlock_errno);
 }
 
 }  // namespace thinsnap

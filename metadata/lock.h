@@ -3,12 +3,15 @@
 // goes away with its descriptor, so a crashed owner never leaves it stuck (and the file is never
 // unlinked: that would let two processes lock two different files).
 //
-// Move-only; owns the descriptor. Release() reports errors, the destructor releases quietly.
+// Move-only; owns the descriptor (a UniqueFd). Release() reports errors, the destructor releases
+// quietly.
 // Thread-safety: none (a process takes it once, at start-up).
 #ifndef THINSNAP_METADATA_LOCK_H_
 #define THINSNAP_METADATA_LOCK_H_
 
 #include <string>
+
+#include "base/fd.h"
 
 namespace thinsnap {
 
@@ -20,21 +23,15 @@ class RootLock {
   static RootLock Acquire(const std::string& root, int timeout_ms);
 
   RootLock() = default;  // holds nothing
-  RootLock(RootLock&& other) noexcept;
-  RootLock& operator=(RootLock&& other) noexcept;
-  RootLock(const RootLock&) = delete;
-  RootLock& operator=(const RootLock&) = delete;
-  ~RootLock();
 
-  bool held() const { return fd_ >= 0; }
+  bool held() const { return fd_.valid(); }
   // Unlocks and closes. No-op when nothing is held.
   void Release();
 
  private:
-  RootLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  explicit RootLock(UniqueFd fd) : fd_(std::move(fd)) {}
 
-  int fd_ = -1;
-  std::string path_;
+  UniqueFd fd_;  // closing it drops the flock; its what() is the lock file's path
 };
 
 }  // namespace thinsnap

@@ -52,6 +52,11 @@ std::unique_ptr<Engine> Engine::Open(const std::string& root, kernel::DeviceMapp
 
 std::string Engine::PoolName() const { return impl_->PoolName(); }
 
+std::string Engine::NameOf(uint32_t id) const {
+  const DeviceRecord* rec = store_->catalog().FindById(id);
+  return rec ? rec->name : "";
+}
+
 // --- names and paths ---
 
 std::string Engine::Impl::PoolName() {
@@ -195,8 +200,10 @@ kernel::PoolStatus Engine::Impl::PoolStatusNow() {
 }
 
 void Engine::Impl::CheckSpace(const std::string& operation) {
-  std::string grown = self->MaybeAutoextend();
-  if (!grown.empty()) Progress(grown);
+  AutoextendResult grown = Autoextend(/*hook=*/nullptr);
+  // A pool thinsnap cannot grow: its user is warned, besides the progress line.
+  if (!grown.warning.empty()) Warn(grown.warning);
+  if (!grown.report.empty()) Progress(grown.report);
   kernel::PoolStatus st = PoolStatusNow();
   PoolSettings s = settings();
   auto refuse = [&](const std::string& why) {
@@ -204,13 +211,13 @@ void Engine::Impl::CheckSpace(const std::string& operation) {
   };
   if (st.failed) refuse("pool has failed; run thinsnap pool check");
   if (st.needs_check) refuse("pool metadata needs checking; run thinsnap pool repair");
-  if (st.mode == kernel::PoolMode::kOutOfDataSpace) {
+  if (st.mode == kernel::PoolIoMode::kOutOfDataSpace) {
     refuse("pool out of data space (" + std::to_string(st.data_used_blocks) + "/" +
            std::to_string(st.data_total_blocks) +
            " blocks used); free space with thinsnap rm or "
            "grow the pool with thinsnap pool set --data-size");
   }
-  if (st.mode == kernel::PoolMode::kReadOnly) {
+  if (st.mode == kernel::PoolIoMode::kReadOnly) {
     refuse("pool is read-only (metadata trouble); run thinsnap pool repair");
   }
   auto below = [&](uint64_t used, uint64_t total, const char* what, uint64_t block) {
@@ -361,7 +368,7 @@ Engine::Impl::TempMount::~TempMount() {
   try {
     Release();
   } catch (const Error& e) {
-    std::fprintf(stderr, "thinsnap: warning: cleaning up %s: %s\n", dir_.c_str(), e.what());
+    impl_->Warn("cleaning up " + dir_ + ": " + e.what());
   }
 }
 

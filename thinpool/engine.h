@@ -50,6 +50,10 @@ struct EngineOptions {
   // Polled between the steps of long work that can be undone (pool create): true means stop
   // and undo (the CLI sets it on SIGINT/SIGTERM). May be empty.
   std::function<bool()> interrupted;
+  // A warning for the user that does not stop the operation (a cleanup that failed, a direct
+  // pool above its autoextend threshold); may be empty. The engine never prints: the CLI shows
+  // these as "thinsnap: warning: <line>" on stderr.
+  std::function<void(const std::string&)> warning;
   // Layer imports: called about 4 times a second once an import has run for
   // `import_progress_after_ms`, then once with done = true (only if it was called before).
   std::function<void(const ImportProgress&)> import_progress;
@@ -137,9 +141,26 @@ struct DfRow {
   uint64_t mapped = 0, exclusive = 0, shared = 0;
 };
 
+// One thing `pool check` found or `pool repair` did, like thin-provisioning-tools' damage
+// visitor: a problem makes the pool unclean, a note is for information.
+struct Finding {
+  enum class Severity { kNote, kProblem };
+  Severity severity = Severity::kNote;
+  std::string code;     // stable, for programs: "orphan_device", "missing_device", ...
+  std::string device;   // the device it concerns: its name, "id N" for a thin id unknown to
+                        // the journal, or empty for the pool as a whole
+  std::string message;  // the sentence the text output prints
+};
+const char* SeverityName(Finding::Severity severity);  // "note", "problem"
+
 struct CheckReport {
-  std::vector<std::string> problems;  // empty = clean
-  std::vector<std::string> notes;
+  std::vector<Finding> findings;  // in the order they were found
+
+  bool clean() const;                         // no problem
+  std::vector<std::string> problems() const;  // the problems' sentences, in order
+  std::vector<std::string> notes() const;     // the notes' sentences, in order
+  void Problem(std::string code, std::string device, std::string message);
+  void Note(std::string code, std::string device, std::string message);
 };
 
 enum class RemoveOutcome { kRemoved, kDeferred };
@@ -208,8 +229,9 @@ class Engine {
   // Finishes deferred deletions; returns the names finished.
   std::vector<std::string> Gc();
   // Grows the pool when autoextend says so; returns what it did (empty when nothing). Direct
-  // and adopted pools are only warned about; with a hook configured, `hook` (when given) is set
-  // to the call to make once the lock is released.
+  // and adopted pools cannot be grown: the result is then the warning ("autoextend: warning:
+  // ..."), and with a hook configured, `hook` (when given) is set to the call to make once the
+  // lock is released. Prints nothing; the caller reports the result.
   std::string MaybeAutoextend(std::optional<AutoextendHook>* hook = nullptr);
   // The space reserve (README "Space"), the one entry point for `pool monitor`, a serving
   // daemon and the commands that free space. When free data or metadata space is at or below
@@ -261,10 +283,12 @@ class Engine {
   RemoveOutcome Remove(const std::string& name, bool force, bool discard);
   std::vector<DeviceRecord> List();
   DeviceView Inspect(const std::string& name);
-  std::vector<kernel::TreeChange> Diff(const std::string& name);
+  std::vector<TreeChange> Diff(const std::string& name);
   void Export(const std::string& name, int out_fd);
   std::vector<DfRow> Df();
 
+  // The name of the device with thin id `id`; empty when there is none (kNoParent: none).
+  std::string NameOf(uint32_t id) const;
   const Store& store() const { return *store_; }
   std::string PoolName() const;
 

@@ -1,4 +1,5 @@
 // Looking at the pool: status, per-device usage, and check/repair of journal against kernel.
+#include <algorithm>
 #include <cerrno>
 #include <map>
 #include <set>
@@ -57,12 +58,12 @@ PoolReport Engine::Status() {
   if (r.status.needs_check) {
     r.warnings.push_back("pool metadata needs_check is set; run: thinsnap pool repair");
   }
-  if (r.status.mode == kernel::PoolMode::kReadOnly) {
+  if (r.status.mode == kernel::PoolIoMode::kReadOnly) {
     r.warnings.push_back(
         "pool is read-only: the kernel aborted a metadata commit (a metadata or data device "
         "error, or metadata full); fix the device, then run: thinsnap pool repair");
   }
-  if (r.status.mode == kernel::PoolMode::kOutOfDataSpace) {
+  if (r.status.mode == kernel::PoolIoMode::kOutOfDataSpace) {
     r.warnings.push_back(
         "pool out of data space; remove devices or grow it with thinsnap pool set "
         "--data-size");
@@ -130,95 +131,144 @@ std::vector<DfRow> Engine::Df() {
   return rows;
 }
 
+const char* SeverityName(Finding::Severity severity) {
+  return severity == Finding::Severity::kProblem ? "problem" : "note";
+}
+
+bool CheckReport::clean() const {
+  return std::none_of(findings.begin(), findings.end(), [](const Finding& f) {
+    return f.severity == Finding::Severity::kProblem;
+  });
+}
+
+namespace {
+
+std::vector<std::string> Sentences(const std::vector<Finding>& findings, Finding::Severity of) {
+  std::vector<std::string> out;
+  for (const Finding& f : findings) {
+    if (f.severity == of) out.push_back(f.message);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> CheckReport::problems() const {
+  return Sentences(findings, Finding::Severity::kProblem);
+}
+
+std::vector<std::string> CheckReport::notes() const {
+  return Sentences(findings, Finding::Severity::kNote);
+}
+
+void CheckReport::Problem(std::string code, std::string device, std::string message) {
+  findings.push_back(
+      {Finding::Severity::kProblem, std::move(code), std::move(device), std::move(message)});
+}
+
+void CheckReport::Note(std::string code, std::string device, std::string message) {
+  findings.push_back(
+      {Finding::Severity::kNote, std::move(code), std::move(device), std::move(message)});
+}
+
 CheckReport Engine::Check() {
   Impl& m = *impl_;
   CheckReport report;
   PoolSettings s = m.settings();
   if (s.pool_id.empty()) {
-    report.problems.push_back("no pool in " + m.root +
-                              "; create one with `thinsnap pool create --loopback`");
+    report.Problem("no_pool", "",
+                   "no pool in " + m.root + "; create one with `thinsnap pool create --loopback`");
     return report;
   }
   if (!s.ready) {
-    report.problems.push_back("pool create did not finish in " + m.root +
-                              "; run the same `thinsnap pool create` again (it first removes "
-                              "what the interrupted create left) or `thinsnap pool destroy "
-                              "--force`");
+    report.Problem("create_unfinished", "",
+                   "pool create did not finish in " + m.root +
+                       "; run the same `thinsnap pool create` again (it first removes what the "
+                       "interrupted create left) or `thinsnap pool destroy --force`");
     return report;
   }
   if (m.store().pending()) {
-    report.problems.push_back("transaction " + std::to_string(m.store().pending()->txn) +
-                              " is pending in the journal");
+    report.Problem("transaction_pending", "",
+                   "transaction " + std::to_string(m.store().pending()->txn) +
+                       " is pending in the journal");
   }
   bool live = false;
   try {
     live = m.PoolActive();
   } catch (const Error& e) {
-    report.problems.push_back("the pool of " + m.root + " (" + m.PoolName() +
-                              ") cannot be loaded: device-mapper does not answer (" + e.what() +
-                              "); fix the kernel side first (`thinsnap pool create` on a new "
-                              "root diagnoses it), or remove this root's pool with `thinsnap "
-                              "pool destroy --force`");
+    report.Problem("dm_unavailable", "",
+                   "the pool of " + m.root + " (" + m.PoolName() +
+                       ") cannot be loaded: device-mapper does not answer (" + e.what() +
+                       "); fix the kernel side first (`thinsnap pool create` on a new root "
+                       "diagnoses it), or remove this root's pool with `thinsnap pool destroy "
+                       "--force`");
     return report;
   }
   if (live) {
     kernel::PoolStatus st = m.PoolStatusNow();
     if (st.failed) {
-      report.problems.push_back("pool status is Fail");
+      report.Problem("pool_failed", "", "pool status is Fail");
       return report;
     }
-    if (st.needs_check) report.problems.push_back("pool has needs_check set");
-    if (st.mode == kernel::PoolMode::kReadOnly) report.problems.push_back("pool is read-only");
+    if (st.needs_check) report.Problem("needs_check", "", "pool has needs_check set");
+    if (st.mode == kernel::PoolIoMode::kReadOnly) report.Problem("read_only", "", "pool is read-only");
     if (st.transaction_id != m.catalog().transaction_id()) {
-      report.problems.push_back("pool transaction id " + std::to_string(st.transaction_id) +
-                                " but journal " + std::to_string(m.catalog().transaction_id()));
+      report.Problem("transaction_mismatch", "",
+                     "pool transaction id " + std::to_string(st.transaction_id) + " but journal " +
+                         std::to_string(m.catalog().transaction_id()));
     }
-    if (st.needs_check || st.mode == kernel::PoolMode::kReadOnly) {
-      report.notes.push_back(
-          "devices not compared with the journal: a read-only pool answers no messages; run "
-          "thinsnap pool repair");
+    if (st.needs_check || st.mode == kernel::PoolIoMode::kReadOnly) {
+      report.Note("devices_not_compared", "",
+                  "devices not compared with the journal: a read-only pool answers no messages; "
+                  "run thinsnap pool repair");
       return report;
     }
   } else if (s.mode != PoolMode::kAdopted) {
     std::unique_ptr<kernel::LoopHandle> loop;
     kernel::ToolResult check = m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop));
     if (!check.ok) {
-      report.problems.push_back("thin_check failed on " + s.metadata_path + ": " +
-                                ThinCheckDamage(check.output));
+      report.Problem("thin_check_failed", "",
+                     "thin_check failed on " + s.metadata_path + ": " +
+                         ThinCheckDamage(check.output));
       return report;
     }
-    report.notes.push_back("thin_check clean on " + s.metadata_path + " (pool inactive)");
+    report.Note("thin_check_clean", "", "thin_check clean on " + s.metadata_path + " (pool inactive)");
   }
   if (s.mode == PoolMode::kAdopted && !live) {
-    report.notes.push_back("adopted pool " + m.PoolName() +
-                           " is not active; its owner checks it (e.g. thin_check on the "
-                           "metadata LV); activate it and run pool check again to compare");
+    report.Note("adopted_inactive", "",
+                "adopted pool " + m.PoolName() +
+                    " is not active; its owner checks it (e.g. thin_check on the metadata LV); "
+                    "activate it and run pool check again to compare");
     return report;
   }
   std::set<uint32_t> kernel_ids;
   for (const kernel::ThinUsage& u : m.KernelDevices(&live)) kernel_ids.insert(u.id);
   for (uint32_t id : m.ForeignIds()) {
     if (kernel_ids.erase(id)) {
-      report.notes.push_back("thin device id " + std::to_string(id) +
-                             " belongs to the pool's previous owner (adopted with --force)");
+      report.Note("foreign_device", "id " + std::to_string(id),
+                  "thin device id " + std::to_string(id) +
+                      " belongs to the pool's previous owner (adopted with --force)");
     }
   }
   m.catalog().ForEach([&](const DeviceRecord& d) {
     if (!kernel_ids.count(d.id)) {
-      report.problems.push_back("device '" + d.name + "' (id " + std::to_string(d.id) +
-                                ") is in the journal but not in the pool");
+      report.Problem("missing_device", d.name,
+                     "device '" + d.name + "' (id " + std::to_string(d.id) +
+                         ") is in the journal but not in the pool");
     }
     if (d.state == DeviceState::kDeletePending) {
-      report.notes.push_back("device '" + d.name + "' waits for deferred removal (pool gc)");
+      report.Note("delete_pending", d.name,
+                  "device '" + d.name + "' waits for deferred removal (pool gc)");
     }
     if (d.labels.count("thinsnap.importing")) {
-      report.problems.push_back("layer '" + d.name + "' is a half-made import");
+      report.Problem("half_import", d.name, "layer '" + d.name + "' is a half-made import");
     }
   });
   for (uint32_t id : kernel_ids) {
     if (!m.catalog().FindById(id)) {
-      report.problems.push_back("orphan thin device id " + std::to_string(id) +
-                                " in the pool, unknown to the journal");
+      report.Problem("orphan_device", "id " + std::to_string(id),
+                     "orphan thin device id " + std::to_string(id) +
+                         " in the pool, unknown to the journal");
     }
   }
   if (live) {
@@ -231,18 +281,20 @@ CheckReport Engine::Check() {
       kernel::Table table = m.dm->GetTable(name);
       uint64_t bytes = table.empty() ? 0 : table.front().length * 512;
       if (bytes >= d.size_bytes) return;
-      report.notes.push_back("device '" + d.name + "' is active with " + FormatSize(bytes) +
-                             " of its " + FormatSize(d.size_bytes) +
-                             " (an interrupted grow); finish it with thinsnap grow " + d.name +
-                             " --size " + std::to_string(d.size_bytes));
+      report.Note("interrupted_grow", d.name,
+                  "device '" + d.name + "' is active with " + FormatSize(bytes) + " of its " +
+                      FormatSize(d.size_bytes) +
+                      " (an interrupted grow); finish it with thinsnap grow " + d.name +
+                      " --size " + std::to_string(d.size_bytes));
     });
   }
-  report.notes.push_back(std::to_string(m.catalog().size()) + " devices in the journal, " +
-                         std::to_string(kernel_ids.size()) + " in the pool");
+  report.Note("summary", "",
+              std::to_string(m.catalog().size()) + " devices in the journal, " +
+                  std::to_string(kernel_ids.size()) + " in the pool");
   return report;
 }
 
-void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string>* notes) {
+void Engine::Impl::RepairMetadata(const PoolSettings& s, CheckReport* done) {
   bool loopback = s.mode == PoolMode::kLoopback;
   const std::string& meta = s.metadata_path;
   // Loopback pools made before spares were reserved get theirs now.
@@ -289,26 +341,29 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, std::vector<std::string
     uint64_t mapped = 0;
     std::vector<kernel::ThinUsage> devices = sys->ThinLs(out, /*metadata_snap=*/false);
     for (const kernel::ThinUsage& u : devices) mapped += u.mapped_blocks;
-    notes->push_back("thin_repair rebuilt the metadata into the spare " + spare + ": " +
-                     std::to_string(devices.size()) + " thin devices, " + std::to_string(mapped) +
-                     " mapped blocks");
+    done->Note("metadata_rebuilt", "",
+               "thin_repair rebuilt the metadata into the spare " + spare + ": " +
+                   std::to_string(devices.size()) + " thin devices, " + std::to_string(mapped) +
+                   " mapped blocks");
   }
   if (loopback) {
     std::string kept = root + "/metadata.damaged-" + std::to_string(sys->NowNs() / 1000000000);
     sys->RenameFile(meta, kept);
     sys->RenameFile(spare, meta);
     sys->CreateSparseFile(spare, meta_size);
-    notes->push_back("swapped it in; the damaged metadata is kept as " + kept +
-                     " and a new spare was reserved");
+    done->Note("metadata_swapped", "",
+               "swapped it in; the damaged metadata is kept as " + kept +
+                   " and a new spare was reserved");
     return;
   }
   store().Update({Mutation::SetConfig("metadata.path", spare),
                   Mutation::SetConfig("metadata.spare", ""),
                   Mutation::SetConfig("metadata.damaged", meta)});
-  notes->push_back("the pool now keeps its metadata on " + spare +
-                   "; the damaged metadata stays on " + meta +
-                   " for inspection; give the pool a new spare with thinsnap pool set "
-                   "--metadata-spare DEV");
+  done->Note("metadata_moved", "",
+             "the pool now keeps its metadata on " + spare + "; the damaged metadata stays on " +
+                 meta +
+                 " for inspection; give the pool a new spare with thinsnap pool set "
+                 "--metadata-spare DEV");
 }
 
 CheckReport Engine::Repair() {
@@ -322,16 +377,17 @@ CheckReport Engine::Repair() {
     bool live = m.PoolActive();
     kernel::PoolStatus st;
     if (live) st = m.PoolStatusNow();
-    bool trouble = live && (st.failed || st.needs_check || st.mode == kernel::PoolMode::kReadOnly);
+    bool trouble = live && (st.failed || st.needs_check || st.mode == kernel::PoolIoMode::kReadOnly);
     kernel::ToolResult check{true, ""};
     // Held from the check through the repair, so the loop device cannot auto-clear between.
     std::unique_ptr<kernel::LoopHandle> loop;
     if (trouble) {
-      done.notes.push_back(std::string("pool is ") +
-                           (st.failed        ? "failed"
-                            : st.needs_check ? "flagged needs_check"
-                                             : "read-only") +
-                           "; deactivated it to check the metadata offline");
+      done.Note("deactivated", "",
+                std::string("pool is ") +
+                    (st.failed        ? "failed"
+                     : st.needs_check ? "flagged needs_check"
+                                      : "read-only") +
+                    "; deactivated it to check the metadata offline");
       DeactivatePool(/*force=*/true);
     }
     if (trouble || !live) {
@@ -341,24 +397,25 @@ CheckReport Engine::Repair() {
         kernel::ToolResult cleared = m.sys->ThinClearNeedsCheck(dev);
         if (!cleared.ok)
           throw Error("thin_check --clear-needs-check-flag " + dev + ": " + cleared.output);
-        done.notes.push_back("thin_check clean; cleared the needs_check flag");
+        done.Note("needs_check_cleared", "", "thin_check clean; cleared the needs_check flag");
       } else if (check.ok && trouble) {
-        done.notes.push_back("thin_check clean on " + s.metadata_path);
+        done.Note("thin_check_clean", "", "thin_check clean on " + s.metadata_path);
       }
     }
     if (!check.ok) {
-      done.notes.push_back("thin_check found damage on " + s.metadata_path + ": " +
-                           ThinCheckDamage(check.output));
-      m.RepairMetadata(s, &done.notes);
+      done.Note("thin_check_damage", "",
+                "thin_check found damage on " + s.metadata_path + ": " +
+                    ThinCheckDamage(check.output));
+      m.RepairMetadata(s, &done);
     }
     loop.reset();
     if (trouble || !check.ok) {
-      for (const std::string& n : ActivatePool(false)) done.notes.push_back(n);
+      for (const std::string& n : ActivatePool(false)) done.Note("activated", "", n);
     }
   }
   if (!m.PoolActive()) ActivatePool(false);
   if (m.store().pending()) {
-    done.notes.push_back(Transactor(&m.store(), m.dm, m.PoolName()).Reconcile());
+    done.Note("reconciled", "", Transactor(&m.store(), m.dm, m.PoolName()).Reconcile());
   }
   bool live = false;
   std::set<uint32_t> kernel_ids;
@@ -370,8 +427,9 @@ CheckReport Engine::Repair() {
   });
   for (const DeviceRecord& d : missing) {
     m.store().Update({Mutation::Delete(d.id)});
-    done.notes.push_back("forgot device '" + d.name + "' (id " + std::to_string(d.id) +
-                         "), which the pool no longer has");
+    done.Note("forgot_device", d.name,
+              "forgot device '" + d.name + "' (id " + std::to_string(d.id) +
+                  "), which the pool no longer has");
   }
   for (uint32_t id : kernel_ids) {
     if (m.catalog().FindById(id)) continue;
@@ -379,7 +437,8 @@ CheckReport Engine::Repair() {
     Intent intent;
     intent.kernel_ops.push_back({KernelOp::Kind::kDelete, id, 0});
     Transactor(&m.store(), m.dm, m.PoolName()).Run(intent);
-    done.notes.push_back("deleted orphan thin device id " + std::to_string(id));
+    done.Note("deleted_orphan", "id " + std::to_string(id),
+              "deleted orphan thin device id " + std::to_string(id));
   }
   std::vector<DeviceRecord> half;
   m.catalog().ForEach([&](const DeviceRecord& d) {
@@ -388,19 +447,23 @@ CheckReport Engine::Repair() {
   for (const DeviceRecord& d : half) {
     if (m.ThinActive(d.id)) m.DeactivateThin(d.id, false);
     m.DeleteDevice(d);
-    done.notes.push_back("removed half-made layer '" + d.name + "'");
+    done.Note("removed_half_import", d.name, "removed half-made layer '" + d.name + "'");
   }
   uint64_t kernel_txn = Transactor(&m.store(), m.dm, m.PoolName()).KernelTransactionId();
   if (kernel_txn != m.catalog().transaction_id()) {
     m.dm->Message(m.PoolName(), "set_transaction_id " + std::to_string(kernel_txn) + " " +
                                     std::to_string(m.catalog().transaction_id()));
-    done.notes.push_back("set the pool's transaction id from " + std::to_string(kernel_txn) +
-                         " to the journal's " + std::to_string(m.catalog().transaction_id()));
+    done.Note("set_transaction_id", "",
+              "set the pool's transaction id from " + std::to_string(kernel_txn) +
+                  " to the journal's " + std::to_string(m.catalog().transaction_id()));
   }
   std::vector<std::string> gc;
   m.FinishDeferredDeletes(&gc);
-  for (auto& g : gc) done.notes.push_back(g);
-  done.problems = Check().problems;
+  for (auto& g : gc) done.Note("gc", "", g);
+  // What is still wrong after the repair (Check's notes are not repeated).
+  for (Finding& f : Check().findings) {
+    if (f.severity == Finding::Severity::kProblem) done.findings.push_back(std::move(f));
+  }
   return done;
 }
 

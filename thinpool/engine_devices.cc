@@ -482,14 +482,14 @@ const DeviceRecord& ParentOf(const Catalog& cat, const DeviceRecord& rec) {
 
 }  // namespace
 
-std::vector<kernel::TreeChange> Engine::Diff(const std::string& name) {
+std::vector<TreeChange> Engine::Diff(const std::string& name) {
   Impl& m = *impl_;
   m.RequireActivePool();
   DeviceRecord rec = m.Find(name);
   DeviceRecord parent = ParentOf(m.catalog(), rec);
   auto lower = m.MountTemporarily(parent, true);
   auto upper = m.MountTemporarily(rec, true);
-  std::vector<kernel::TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
+  std::vector<TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
   upper->Release();
   lower->Release();
   return changes;
@@ -502,7 +502,7 @@ void Engine::Export(const std::string& name, int out_fd) {
   DeviceRecord parent = ParentOf(m.catalog(), rec);
   auto lower = m.MountTemporarily(parent, true);
   auto upper = m.MountTemporarily(rec, true);
-  std::vector<kernel::TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
+  std::vector<TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
   m.sys->ExportChanges(upper->dir(), changes, out_fd);
   upper->Release();
   lower->Release();

@@ -36,7 +36,14 @@ struct Engine::Impl {
 
   Store& store() { return *self->store_; }
   const Catalog& catalog() { return self->store_->catalog(); }
-  PoolSettings settings() { return PoolSettings::FromConfig(catalog().config()); }
+  // The pool's settings, parsed from the catalog's config once per change of it.
+  const PoolSettings& settings() {
+    if (settings_version_ != catalog().config_version()) {
+      settings_ = PoolSettings::FromConfig(catalog().config());
+      settings_version_ = catalog().config_version();
+    }
+    return settings_;
+  }
 
   // --- names and paths ---
   std::string PoolName();
@@ -84,6 +91,13 @@ struct Engine::Impl {
   // Refuses new allocations when the pool is out of space, read-only, failed, or below the
   // --min-free-space guard; autoextends first when configured.
   void CheckSpace(const std::string& operation);
+  // Engine::MaybeAutoextend's work. `report` is what it did or, for a pool it cannot grow, the
+  // warning line ("autoextend: warning: ..."); `warning` is then that warning alone, for Warn().
+  struct AutoextendResult {
+    std::string report;
+    std::string warning;
+  };
+  AutoextendResult Autoextend(std::optional<AutoextendHook>* hook);
 
   // --- thin devices ---
   bool ThinActive(uint32_t id);
@@ -141,7 +155,7 @@ struct Engine::Impl {
   void FinishDeferredDeletes(std::vector<std::string>* done);
   // Offline (pool inactive): thin_repair from the metadata into the spare, thin_check of the
   // result, then the swap; the damaged metadata is kept. Throws with the metadata unchanged.
-  void RepairMetadata(const PoolSettings& s, std::vector<std::string>* notes);
+  void RepairMetadata(const PoolSettings& s, CheckReport* done);
   std::vector<kernel::ThinUsage> KernelDevices(bool* live);
   // Roots written before the origin left the users' namespace call it "base": renamed on open
   // (one journal record; the id, parent links and everything else stay).
@@ -154,9 +168,15 @@ struct Engine::Impl {
   void WipeStore();
   void CheckInterrupted(const char* step);
 
+  void Warn(const std::string& line) {
+    if (opts.warning) opts.warning(line);
+  }
   void Progress(const std::string& line) {
     if (opts.progress) opts.progress(line);
   }
+
+  PoolSettings settings_;          // settings()'s cache
+  uint64_t settings_version_ = 0;  // the config_version() it was parsed from; 0: none yet
 };
 
 }  // namespace thinsnap

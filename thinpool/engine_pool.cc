@@ -402,7 +402,7 @@ void Engine::Impl::InspectForAdoption(const PoolCreateOptions& o, PoolSettings* 
                                                     : DiscardMode::kPassdown;
   s->skip_block_zeroing = table.features.skip_block_zeroing;
   kernel::PoolStatus st = kernel::ParsePoolStatus(dm->Status(pool, /*no_flush=*/true));
-  if (st.failed || st.needs_check || st.mode != kernel::PoolMode::kReadWrite) {
+  if (st.failed || st.needs_check || st.mode != kernel::PoolIoMode::kReadWrite) {
     throw Error("pool " + pool + " is not healthy (failed, needs_check or not rw); repair it first",
                 ErrorKind::kFailure);
   }
@@ -434,7 +434,7 @@ void Engine::Impl::ReconcileIfActive(std::vector<std::string>* notes) {
   // A failed or read-only pool answers no messages: the journal waits, and status, check and
   // repair still open the root to say so and to fix it.
   kernel::PoolStatus st = PoolStatusNow();
-  if (st.failed || (st.mode == kernel::PoolMode::kReadOnly && store().pending())) {
+  if (st.failed || (st.mode == kernel::PoolIoMode::kReadOnly && store().pending())) {
     notes->push_back(std::string("pool ") + PoolName() + " is " +
                      (st.failed ? "failed" : "read-only") +
                      "; the journal is reconciled after thinsnap pool repair");

@@ -57,17 +57,21 @@ std::vector<std::string> HookEnvironment(const std::string& root, const std::str
 }  // namespace
 
 std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
-  Impl& m = *impl_;
+  return impl_->Autoextend(hook).report;
+}
+
+Engine::Impl::AutoextendResult Engine::Impl::Autoextend(std::optional<AutoextendHook>* hook) {
+  Impl& m = *this;
   PoolSettings s = m.settings();
-  if (s.autoextend_threshold <= 0) return "";
+  if (s.autoextend_threshold <= 0) return {};
   kernel::PoolStatus st = m.PoolStatusNow();
-  if (st.failed) return "";
+  if (st.failed) return {};
   auto over = [&](uint64_t used, uint64_t total) {
     return total > 0 && used * 100 >= total * static_cast<uint64_t>(s.autoextend_threshold);
   };
   bool data = over(st.data_used_blocks, st.data_total_blocks);
   bool meta = over(st.metadata_used_blocks, st.metadata_total_blocks);
-  if (!data && !meta) return "";
+  if (!data && !meta) return {};
   if (s.mode != PoolMode::kLoopback) {
     std::string reason = data && meta ? "data,metadata" : data ? "data" : "metadata";
     char what[160];
@@ -86,9 +90,7 @@ std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
     } else if (!s.autoextend_hook.empty()) {
       next = "; thinsnap pool monitor runs the autoextend hook";
     }
-    // The monitor reports through its own channel; a command warns its user here.
-    if (!hook) std::fprintf(stderr, "thinsnap: warning: %s%s\n", what, next.c_str());
-    return std::string("autoextend: warning: ") + what + next;
+    return {std::string("autoextend: warning: ") + what + next, what + next};
   }
   std::string report;
   auto grow = [&](const std::string& file, uint64_t limit, const std::string& spare) {
@@ -111,10 +113,10 @@ std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
   if (data) grew |= grow(s.data_path, s.autoextend_max_size, "");
   if (meta) grew |= grow(s.metadata_path, kernel::kMaxMetadataBytes, s.metadata_spare);
   if (!grew) {
-    return "autoextend: pool at its --max-size " + FormatSize(s.autoextend_max_size);
+    return {"autoextend: pool at its --max-size " + FormatSize(s.autoextend_max_size), ""};
   }
   m.LoadPoolTable(s, m.DataDevice(s), m.MetadataDevice(s), /*create=*/false);
-  return report;
+  return {report, ""};
 }
 
 namespace {

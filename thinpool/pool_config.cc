@@ -3,10 +3,24 @@
 #include <algorithm>
 #include <charconv>
 
+#include "base/enum_names.h"
 #include "base/error.h"
 
 namespace thinsnap {
 namespace {
+
+// The words of the configuration (metadata/FORMAT.md); unknown words read as the first entry.
+constexpr EnumName<PoolMode> kPoolModeNames[] = {
+    {PoolMode::kLoopback, "loopback"}, {PoolMode::kDirect, "direct"}, {PoolMode::kAdopted, "adopted"}};
+constexpr EnumName<NoSpacePolicy> kNoSpaceNames[] = {{NoSpacePolicy::kError, "error"},
+                                                     {NoSpacePolicy::kQueue, "queue"}};
+constexpr EnumName<DiscardMode> kDiscardNames[] = {{DiscardMode::kPassdown, "passdown"},
+                                                   {DiscardMode::kNoPassdown, "nopassdown"},
+                                                   {DiscardMode::kIgnore, "ignore"}};
+constexpr EnumName<DeviceKind> kDeviceKindNames[] = {{DeviceKind::kBase, "base"},
+                                                     {DeviceKind::kLayer, "layer"},
+                                                     {DeviceKind::kContainer, "container"},
+                                                     {DeviceKind::kVolume, "volume"}};
 
 std::string Get(const PoolConfig& c, const std::string& key, const std::string& fallback = "") {
   auto it = c.find(key);
@@ -44,25 +58,14 @@ std::vector<std::string> Split(const std::string& text) {
   return out;
 }
 
-PoolMode ParseMode(const std::string& s) {
-  if (s == "direct") return PoolMode::kDirect;
-  if (s == "adopted") return PoolMode::kAdopted;
-  return PoolMode::kLoopback;
+template <typename E, size_t N>
+E Parse(const EnumName<E> (&names)[N], const std::string& word) {
+  return ValueOf(names, word).value_or(names[0].value);
 }
 
 }  // namespace
 
-const char* PoolModeName(PoolMode mode) {
-  switch (mode) {
-    case PoolMode::kDirect:
-      return "direct";
-    case PoolMode::kAdopted:
-      return "adopted";
-    case PoolMode::kLoopback:
-      break;
-  }
-  return "loopback";
-}
+const char* PoolModeName(PoolMode mode) { return NameOf(kPoolModeNames, mode, "loopback"); }
 
 const char* NoSpacePolicyName(NoSpacePolicy policy) {
   return policy == NoSpacePolicy::kQueue ? "queue" : "error";
@@ -111,24 +114,12 @@ FsType ParseFsType(const std::string& text, bool allow_none) {
               ErrorKind::kUsage);
 }
 
-const char* DeviceKindName(DeviceKind kind) {
-  switch (kind) {
-    case DeviceKind::kBase:
-      return "base";
-    case DeviceKind::kLayer:
-      return "layer";
-    case DeviceKind::kContainer:
-      return "container";
-    case DeviceKind::kVolume:
-      return "volume";
-  }
-  return "unknown";
-}
+const char* DeviceKindName(DeviceKind kind) { return NameOf(kDeviceKindNames, kind, "unknown"); }
 
 PoolSettings PoolSettings::FromConfig(const PoolConfig& c) {
   PoolSettings s;
   s.pool_id = Get(c, "pool.id");
-  s.mode = ParseMode(Get(c, "pool.mode"));
+  s.mode = Parse(kPoolModeNames, Get(c, "pool.mode"));
   s.data_path = Get(c, "data.path");
   s.metadata_path = Get(c, "metadata.path");
   s.metadata_spare = Get(c, "metadata.spare");
@@ -140,11 +131,8 @@ PoolSettings PoolSettings::FromConfig(const PoolConfig& c) {
   s.mkfs_args = Split(Get(c, "fs.mkfs_args"));
   s.mount_opts = Get(c, "fs.mount_opts");
   s.skip_block_zeroing = Get(c, "pool.skip_block_zeroing", "1") == "1";
-  s.no_space = Get(c, "pool.no_space") == "queue" ? NoSpacePolicy::kQueue : NoSpacePolicy::kError;
-  std::string discard = Get(c, "pool.discard");
-  s.discard = discard == "ignore"       ? DiscardMode::kIgnore
-              : discard == "nopassdown" ? DiscardMode::kNoPassdown
-                                        : DiscardMode::kPassdown;
+  s.no_space = Parse(kNoSpaceNames, Get(c, "pool.no_space"));
+  s.discard = Parse(kDiscardNames, Get(c, "pool.discard"));
   s.min_free_percent = static_cast<int>(GetNumber(c, "pool.min_free_percent", 10));
   ParseReserve(Get(c, "pool.reserve", "5%"), &s.reserve_percent, &s.reserve_blocks);
   s.autoextend_threshold = static_cast<int>(GetNumber(c, "autoextend.threshold", 0));
@@ -171,10 +159,8 @@ PoolConfig PoolSettings::ToConfig() const {
   c["fs.mkfs_args"] = Join(mkfs_args);
   c["fs.mount_opts"] = mount_opts;
   c["pool.skip_block_zeroing"] = skip_block_zeroing ? "1" : "0";
-  c["pool.no_space"] = no_space == NoSpacePolicy::kQueue ? "queue" : "error";
-  c["pool.discard"] = discard == DiscardMode::kIgnore       ? "ignore"
-                      : discard == DiscardMode::kNoPassdown ? "nopassdown"
-                                                            : "passdown";
+  c["pool.no_space"] = NameOf(kNoSpaceNames, no_space);
+  c["pool.discard"] = NameOf(kDiscardNames, discard);
   c["pool.min_free_percent"] = std::to_string(min_free_percent);
   c["pool.reserve"] =
       reserve_blocks > 0 ? std::to_string(reserve_blocks) : std::to_string(reserve_percent) + "%";

@@ -8,13 +8,14 @@
 #include <vector>
 
 #include "metadata/records.h"
-#include "thinpool/kernel/fs_tools.h"
+#include "thinpool/kernel/thin_status.h"
 
 namespace thinsnap {
 
+// How the pool is backed: sparse files under the root, block devices, or an adopted dm pool.
 enum class PoolMode { kLoopback, kDirect, kAdopted };
 enum class NoSpacePolicy { kError, kQueue };
-enum class DiscardMode { kPassdown, kNoPassdown, kIgnore };
+using kernel::DiscardMode;  // one type: the setting is what the kernel's status reports
 
 struct PoolSettings {
   std::string pool_id;  // 8 hex digits, part of every dm name and UUID we create
@@ -50,6 +51,7 @@ struct PoolSettings {
 
   static PoolSettings FromConfig(const PoolConfig& config);
   PoolConfig ToConfig() const;
+  bool operator==(const PoolSettings&) const = default;
 };
 
 const char* PoolModeName(PoolMode mode);

@@ -200,30 +200,19 @@ std::vector<ThinUsage> RealSystem::ThinLs(const std::string& metadata_device, bo
 
 LayerApplyStats RealSystem::ApplyLayer(int tar_fd, const std::string& root,
                                        const LayerProgress& progress) {
-  ApplyOptions opts;
+  layers::ApplyOptions opts;
   opts.progress = progress;
-  ApplyStats s = kernel::ApplyLayer(tar_fd, root, opts);
+  layers::ApplyStats s = layers::ApplyLayer(tar_fd, root, opts);
   return {s.entries, s.bytes, s.diff_id};
 }
 
 std::vector<TreeChange> RealSystem::DiffTrees(const std::string& lower, const std::string& upper) {
-  std::vector<TreeChange> out;
-  for (const Change& c : kernel::DiffTrees(lower, upper)) {
-    out.push_back({static_cast<TreeChange::Kind>(ChangeLetter(c.kind)), c.path});
-  }
-  return out;
+  return layers::DiffTrees(lower, upper);
 }
 
 void RealSystem::ExportChanges(const std::string& upper, const std::vector<TreeChange>& changes,
                                int out_fd) {
-  std::vector<Change> in;
-  for (const TreeChange& c : changes) {
-    ChangeKind k = c.kind == TreeChange::Kind::kAdded     ? ChangeKind::kAdded
-                   : c.kind == TreeChange::Kind::kDeleted ? ChangeKind::kDeleted
-                                                          : ChangeKind::kChanged;
-    in.push_back({c.path, k});
-  }
-  kernel::ExportChanges(upper, in, out_fd);
+  layers::ExportChanges(upper, changes, out_fd);
 }
 
 int64_t RealSystem::NowNs() {

@@ -133,7 +133,7 @@ bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const 
   } catch (const Error&) {
     return false;  // the pool cannot tell us: the intent stays pending for the next open
   }
-  if (status.failed || status.needs_check || status.mode == kernel::PoolMode::kReadOnly) {
+  if (status.failed || status.needs_check || status.mode == kernel::PoolIoMode::kReadOnly) {
     // The kernel aborted its metadata transaction and answers no more messages: nothing can be
     // undone now. The intent stays pending; pool repair reconciles it.
     throw Error(std::string(error.what()) + "; pool " + pool_ + " is now " +

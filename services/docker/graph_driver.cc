@@ -334,11 +334,9 @@ json GraphDriver::Changes(const json& req) {
   host_->Run([&](Engine& e) {
     const DeviceRecord& rec = FindOrThrow(e, id);
     CheckParent(e, rec, id, ParentOf(req));
-    for (const kernel::TreeChange& c : e.Diff(rec.name)) {
+    for (const TreeChange& c : e.Diff(rec.name)) {
       // Docker's archive.ChangeType: 0 modify, 1 add, 2 delete.
-      int kind = c.kind == kernel::TreeChange::Kind::kChanged ? 0
-                 : c.kind == kernel::TreeChange::Kind::kAdded ? 1
-                                                              : 2;
+      int kind = c.kind == ChangeKind::kChanged ? 0 : c.kind == ChangeKind::kAdded ? 1 : 2;
       changes.push_back({{"Path", c.path}, {"Kind", kind}});
     }
   });

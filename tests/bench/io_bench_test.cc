@@ -30,7 +30,7 @@
 #include "base/error.h"
 #include "bench/latency_histogram.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::bench {
 namespace {
 
 constexpr uint64_t kKiB = 1024;
@@ -597,4 +597,4 @@ TEST(IoBench, JsonAndTextCarryTheFigures) {
 }
 
 }  // namespace
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::bench

@@ -209,8 +209,8 @@ void FakeDeviceMapper::ActivatePool(const std::string& name, const TableLine& li
   PoolRuntime& rt = runtime_[name];
   if (total > md.data_total_blocks) rt.low_water_triggered = false;
   md.data_total_blocks = total;
-  if (rt.mode == PoolMode::kOutOfDataSpace && DataUsedBlocks(md) < total) {
-    rt.mode = PoolMode::kReadWrite;
+  if (rt.mode == PoolIoMode::kOutOfDataSpace && DataUsedBlocks(md) < total) {
+    rt.mode = PoolIoMode::kReadWrite;
   }
 }
 
@@ -321,7 +321,7 @@ std::string FakeDeviceMapper::Message(const std::string& name, const std::string
 std::string FakeDeviceMapper::DoMessage(const std::string& pool, const std::string& msg) {
   PoolMetadata& md = MetadataOf(FakeOp::kMessage, pool, msg);
   const PoolRuntime& rt = runtime_[pool];
-  if (rt.failed || rt.mode == PoolMode::kReadOnly) Fail(FakeOp::kMessage, pool, msg, EOPNOTSUPP);
+  if (rt.failed || rt.mode == PoolIoMode::kReadOnly) Fail(FakeOp::kMessage, pool, msg, EOPNOTSUPP);
   std::vector<std::string> w = Words(msg);
   std::vector<std::optional<uint64_t>> n;
   for (size_t i = 1; i < w.size(); ++i) n.push_back(Number(w[i]));
@@ -413,7 +413,7 @@ std::string FakeDeviceMapper::PoolStatusLine(const std::string& name) {
   s.data_used_blocks = DataUsedBlocks(md);
   s.data_total_blocks = md.data_total_blocks;
   s.held_metadata_root = md.held_root;
-  s.mode = p.features.read_only ? PoolMode::kReadOnly : rt.mode;
+  s.mode = p.features.read_only ? PoolIoMode::kReadOnly : rt.mode;
   s.discard = p.features.ignore_discard        ? DiscardMode::kIgnore
               : p.features.no_discard_passdown ? DiscardMode::kNoPassdown
                                                : DiscardMode::kPassdown;
@@ -547,8 +547,8 @@ uint64_t FakeDeviceMapper::MapBlocks(const std::string& pool, uint32_t thin_id, 
   uint64_t mapped = 0;
   for (; mapped < blocks; ++mapped) {
     if (DataUsedBlocks(md) >= md.data_total_blocks) {
-      if (runtime_[pool].mode != PoolMode::kOutOfDataSpace) {
-        runtime_[pool].mode = PoolMode::kOutOfDataSpace;
+      if (runtime_[pool].mode != PoolIoMode::kOutOfDataSpace) {
+        runtime_[pool].mode = PoolIoMode::kOutOfDataSpace;
         ++devices_.at(pool).event_nr;
       }
       break;
@@ -561,7 +561,7 @@ uint64_t FakeDeviceMapper::MapBlocks(const std::string& pool, uint32_t thin_id, 
   return mapped;
 }
 
-void FakeDeviceMapper::SetPoolMode(const std::string& pool, PoolMode mode) {
+void FakeDeviceMapper::SetPoolIoMode(const std::string& pool, PoolIoMode mode) {
   runtime_.at(pool).mode = mode;
   ++devices_.at(pool).event_nr;
 }

@@ -97,8 +97,8 @@ class FakeDeviceMapper : public DeviceMapper {
   // out_of_data_space and raises an event. Crossing the low-water mark raises an event once.
   // Returns the number of blocks mapped. REQUIRES: the pool is active and has the id.
   uint64_t MapBlocks(const std::string& pool, uint32_t thin_id, uint64_t blocks);
-  // Sets the pool's mode (e.g. PoolMode::kReadOnly), or marks it failed (status "Fail").
-  void SetPoolMode(const std::string& pool, PoolMode mode);
+  // Sets the pool's mode (e.g. PoolIoMode::kReadOnly), or marks it failed (status "Fail").
+  void SetPoolIoMode(const std::string& pool, PoolIoMode mode);
   void FailPool(const std::string& pool);
   void SetNeedsCheck(const std::string& metadata_dev, bool needs_check);
   // Size of a backing device (metadata total blocks = bytes / 4096). Default 16 MiB.
@@ -158,7 +158,7 @@ class FakeDeviceMapper : public DeviceMapper {
     bool needs_check = false;
   };
   struct PoolRuntime {  // per active pool device, lost on Reboot like kernel memory
-    PoolMode mode = PoolMode::kReadWrite;
+    PoolIoMode mode = PoolIoMode::kReadWrite;
     bool failed = false;
     bool low_water_triggered = false;
   };

@@ -127,14 +127,14 @@ TEST_F(FakeDm, FullPoolGoesOutOfDataSpaceAndRaisesAnEvent) {
   uint32_t before = dm_.Info("pool")->event_nr;
   EXPECT_EQ(dm_.MapBlocks("pool", 1, 25), 10u);
   PoolStatus s = ParsePoolStatus(dm_.Status("pool"));
-  EXPECT_EQ(s.mode, PoolMode::kOutOfDataSpace);
+  EXPECT_EQ(s.mode, PoolIoMode::kOutOfDataSpace);
   EXPECT_EQ(s.data_used_blocks, 10u);
   EXPECT_GT(dm_.WaitEvent("pool", before), before);
   // Growing the pool brings it back to rw.
   dm_.Reload("pool", {ThinPoolTable("meta", "data", 20 * kBlockSectors, kBlockSectors, 0)});
   dm_.Suspend("pool");
   dm_.Resume("pool");
-  EXPECT_EQ(ParsePoolStatus(dm_.Status("pool")).mode, PoolMode::kReadWrite);
+  EXPECT_EQ(ParsePoolStatus(dm_.Status("pool")).mode, PoolIoMode::kReadWrite);
 }
 
 TEST_F(FakeDm, ShrinkingThePoolIsRefusedAtResume) {
@@ -167,7 +167,7 @@ TEST_F(FakeDm, MetadataDeviceCanBackOnlyOnePool) {
 
 TEST_F(FakeDm, ReadOnlyOrFailedPoolRefusesMessages) {
   CreatePool();
-  dm_.SetPoolMode("pool", PoolMode::kReadOnly);
+  dm_.SetPoolIoMode("pool", PoolIoMode::kReadOnly);
   EXPECT_EQ(ErrnoOf([&] { dm_.Message("pool", "create_thin 1"); }), EOPNOTSUPP);
   dm_.FailPool("pool");
   EXPECT_TRUE(ParsePoolStatus(dm_.Status("pool")).failed);

@@ -1,6 +1,7 @@
 // FakeSystem: kernel::System for engine unit tests. Files, loop devices, filesystems and mounts
 // are entries in maps; thin_ls answers from a FakeDeviceMapper's pool metadata; layer tarballs
-// are read whole and "applied" by remembering their bytes. Deterministic.
+// are read whole and "applied" by remembering their bytes. Each device may carry a tree of files
+// (`trees`), which DiffTrees really compares and ExportChanges really writes out. Deterministic.
 #ifndef THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_
 #define THINSNAP_TESTS_FAKES_FAKE_SYSTEM_H_
 
@@ -59,10 +60,12 @@ class FakeSystem : public System {
   std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool) override;
   LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
                              const LayerProgress& progress) override;
-  std::vector<TreeChange> DiffTrees(const std::string&, const std::string&) override {
-    return diff_result;
-  }
-  void ExportChanges(const std::string&, const std::vector<TreeChange>&, int) override {}
+  // Compares the trees of the devices mounted at `lower` and `upper` like layers::DiffTrees:
+  // sorted by path, a deleted directory alone, a directory with a change inside it changed.
+  std::vector<TreeChange> DiffTrees(const std::string& lower, const std::string& upper) override;
+  // Writes one line per change to out_fd: "A /path <content in upper>", "D /path".
+  void ExportChanges(const std::string& upper, const std::vector<TreeChange>& changes,
+                     int out_fd) override;
   int64_t NowNs() override { return now_ns += 1000; }
   bool UdevRunning() override { return false; }
   void SleepMs(int) override {}
@@ -82,7 +85,10 @@ class FakeSystem : public System {
   std::vector<std::string> fs_control_calls;  // "shutdown ext4 DIR", "freeze DIR", "thaw DIR"
   bool fs_control_fails = false;              // the next Shutdown/Freeze throws EIO
   std::vector<std::string> grown, discarded;
-  std::vector<TreeChange> diff_result;
+  // device -> its files: path ("/etc/passwd") -> content; a directory's path ends in "/" and its
+  // content is its metadata ("0755 root").
+  using Tree = std::map<std::string, std::string>;
+  std::map<std::string, Tree> trees;
   bool thin_check_fails = false;
   struct HookCall {
     std::string command;

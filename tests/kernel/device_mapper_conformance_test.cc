@@ -190,7 +190,7 @@ TEST_P(DeviceMapperConformance, FreshPoolStatusAndInfo) {
   EXPECT_EQ(s.data_total_blocks, kDataBlocks);
   EXPECT_EQ(s.metadata_total_blocks, (4u << 20) / 4096);
   EXPECT_GT(s.metadata_used_blocks, 0u);
-  EXPECT_EQ(s.mode, PoolMode::kReadWrite);
+  EXPECT_EQ(s.mode, PoolIoMode::kReadWrite);
   EXPECT_EQ(s.discard, DiscardMode::kPassdown);
   EXPECT_FALSE(s.error_if_no_space);
   EXPECT_FALSE(s.needs_check);

@@ -51,13 +51,13 @@ std::vector<PoolCase> PoolCases() {
   cases.push_back(
       {"7 33/4096 100/1024 4101 rw no_discard_passdown error_if_no_space - 1024", held});
   PoolStatus full = Pool(12, 40, 512, 1024, 1024);
-  full.mode = PoolMode::kOutOfDataSpace;
+  full.mode = PoolIoMode::kOutOfDataSpace;
   full.discard = DiscardMode::kIgnore;
   full.metadata_low_watermark = 128;
   cases.push_back(
       {"12 40/512 1024/1024 - out_of_data_space ignore_discard queue_if_no_space - 128 ", full});
   PoolStatus old_kernel = Pool(1, 11, 4096, 3, 1024);  // before the low watermark field (<4.19)
-  old_kernel.mode = PoolMode::kReadOnly;
+  old_kernel.mode = PoolIoMode::kReadOnly;
   old_kernel.needs_check = true;
   cases.push_back(
       {"1 11/4096 3/1024 - ro discard_passdown queue_if_no_space needs_check", old_kernel});

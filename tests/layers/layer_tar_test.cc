@@ -7,7 +7,7 @@
 #include "base/error.h"
 #include "tests/layers/tree_test_util.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 namespace {
 
 using testing::Exists;
@@ -665,4 +665,4 @@ TEST(LayerTarHostile, TruncatedZstdFailsClearly) {
 }
 
 }  // namespace
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers

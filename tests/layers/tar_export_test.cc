@@ -5,7 +5,7 @@
 #include "thinpool/layers/layer_tar.h"
 #include "thinpool/layers/tree_diff.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 namespace {
 
 using testing::Exists;
@@ -134,8 +134,8 @@ TEST(TarExport, RoundTripReproducesTheUpperTree) {
   ASSERT_TRUE(DiffTrees(lower, copy).empty());
   TestFd in(MemFdWith(tar));
   ApplyLayer(in.get(), copy);
-  std::vector<Change> left = DiffTrees(upper, copy);
-  for (const Change& c : left) ADD_FAILURE() << ChangeLetter(c.kind) << " " << c.path;
+  std::vector<TreeChange> left = DiffTrees(upper, copy);
+  for (const TreeChange& c : left) ADD_FAILURE() << ChangeLetter(c.kind) << " " << c.path;
   EXPECT_EQ(Lstat(copy + "/data/link1").st_ino, Lstat(copy + "/data/link2").st_ino);
   EXPECT_EQ(Lstat(copy + "/data/link1").st_ino, Lstat(copy + "/data/link3").st_ino);
   EXPECT_EQ(Lstat(copy + "/new/a1").st_ino, Lstat(copy + "/new/a2").st_ino);
@@ -155,7 +155,7 @@ TEST(TarExport, RoundTripFromNoParent) {
   ExportChanges(upper, DiffTrees("", upper), out.get());
   lseek(out.get(), 0, SEEK_SET);
   ApplyLayer(out.get(), copy);
-  for (const Change& c : DiffTrees(upper, copy)) {
+  for (const TreeChange& c : DiffTrees(upper, copy)) {
     ADD_FAILURE() << ChangeLetter(c.kind) << " " << c.path;
   }
 }
@@ -210,4 +210,4 @@ TEST(TarExport, MissingPathIsAnError) {
 }
 
 }  // namespace
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers

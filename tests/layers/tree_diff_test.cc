@@ -4,7 +4,7 @@
 
 #include "tests/layers/tree_test_util.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 namespace {
 
 using testing::SetTimes;
@@ -39,8 +39,8 @@ struct Trees {
   std::string U(const std::string& p) const { return upper + p; }
 };
 
-std::vector<Change> C(std::vector<std::pair<std::string, ChangeKind>> list) {
-  std::vector<Change> out;
+std::vector<TreeChange> C(std::vector<std::pair<std::string, ChangeKind>> list) {
+  std::vector<TreeChange> out;
   for (auto& [path, kind] : list) out.push_back({path, kind});
   return out;
 }
@@ -56,7 +56,7 @@ TEST(TreeDiff, IdenticalTreesHaveNoChanges) {
 
 TEST(TreeDiff, WithoutParentEverythingIsAddedExceptLostAndFound) {
   Trees t;
-  std::vector<Change> changes = DiffTrees("", t.upper);
+  std::vector<TreeChange> changes = DiffTrees("", t.upper);
   EXPECT_EQ(changes, C({{"/etc", A},
                         {"/etc/hosts", A},
                         {"/etc/link", A},
@@ -77,7 +77,7 @@ TEST(TreeDiff, ReportsAddedChangedDeletedLikeDockerDiff) {
   WriteFileAt(t.U("/etc/hosts"), "changed size\n");
   SetTimes(t.U("/etc/hosts"), 1000, 500);
   SetTimes(t.U("/etc"), 1000, 500);
-  std::vector<Change> changes = DiffTrees(t.lower, t.upper);
+  std::vector<TreeChange> changes = DiffTrees(t.lower, t.upper);
   EXPECT_EQ(changes, C({{"/etc", M},  // contains a change
                         {"/etc/hosts", M},
                         {"/opt", A},
@@ -120,9 +120,9 @@ TEST(TreeDiff, EachKindOfMetadataChangeIsDetected) {
     Trees t;
     mutate(t.upper);
     SetTimes(t.U("/etc"), 1000, 500);
-    std::vector<Change> changes = DiffTrees(t.lower, t.upper);
+    std::vector<TreeChange> changes = DiffTrees(t.lower, t.upper);
     bool found = false;
-    for (const Change& c : changes) found |= c.path == path && c.kind == M;
+    for (const TreeChange& c : changes) found |= c.path == path && c.kind == M;
     EXPECT_TRUE(found) << path << " not reported as changed";
   }
 }
@@ -162,7 +162,7 @@ TEST(TreeDiff, DoesNotDescendMountPoints) {
     GTEST_SKIP() << "cannot mount tmpfs here: " << std::strerror(errno);
   }
   WriteFileAt(t.U("/mnt/inside"), "x");
-  std::vector<Change> changes = DiffTrees(t.lower, t.upper);
+  std::vector<TreeChange> changes = DiffTrees(t.lower, t.upper);
   umount(t.U("/mnt").c_str());
   EXPECT_EQ(changes, C({{"/mnt", A}}));
 }
@@ -172,9 +172,9 @@ TEST(TreeDiff, ResultIsSortedByPath) {
   for (const char* p : {"/b", "/a-b", "/a", "/a/b", "/a/c", "/Z"}) {
     std::filesystem::create_directories(t.U(p));
   }
-  std::vector<Change> changes = DiffTrees(t.lower, t.upper);
+  std::vector<TreeChange> changes = DiffTrees(t.lower, t.upper);
   EXPECT_TRUE(std::is_sorted(changes.begin(), changes.end(),
-                             [](const Change& a, const Change& b) { return a.path < b.path; }));
+                             [](const TreeChange& a, const TreeChange& b) { return a.path < b.path; }));
   EXPECT_EQ(changes.size(), 6u);
 }
 
@@ -185,4 +185,4 @@ TEST(TreeDiff, ChangeLettersMatchDocker) {
 }
 
 }  // namespace
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers

@@ -181,6 +181,31 @@ TEST(Catalog, ConfigSetAndErase) {
   EXPECT_EQ(c.transaction_id(), 9u);
 }
 
+TEST(Catalog, ConfigVersionChangesWithTheConfigOnly) {
+  Catalog a, b;
+  EXPECT_NE(a.config_version(), b.config_version());  // unique per catalog
+  uint64_t v0 = a.config_version();
+  DeviceRecord d;
+  d.id = 1;
+  d.name = "one";
+  a.Apply(Mutation::Put(d));
+  EXPECT_EQ(a.config_version(), v0);  // a device is not configuration
+  a.Apply(Mutation::SetConfig("fs", "ext4"));
+  uint64_t v1 = a.config_version();
+  EXPECT_NE(v1, v0);
+  a.Apply(Mutation::EraseConfig("fs"));
+  EXPECT_NE(a.config_version(), v1);
+  // A batch that fails is undone, and the undo changes the version too.
+  uint64_t v2 = a.config_version();
+  EXPECT_THROW(a.ApplyAll({Mutation::SetConfig("fs", "xfs"), Mutation::Delete(77)}), Error);
+  EXPECT_TRUE(a.config().empty());
+  EXPECT_NE(a.config_version(), v2);
+  Catalog c;
+  uint64_t before_load = c.config_version();
+  c.Load({}, {{"fs", "xfs"}}, 3);
+  EXPECT_NE(c.config_version(), before_load);
+}
+
 TEST(Catalog, LoadAcceptsChildBeforeParentAndRejectsCycles) {
   Catalog c;
   c.Load({SampleDevice(1, "child", 5), SampleDevice(5, "parent")}, {{"k", "v"}}, 3);

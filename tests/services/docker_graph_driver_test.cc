@@ -179,12 +179,18 @@ TEST_F(GraphDriverTest, RemoveOfAMountedContainerUnmountsItFirst) {
 TEST_F(GraphDriverTest, ChangesUseDockerChangeKinds) {
   ASSERT_EQ(Load(kL1, "", "base layer").status, 200);
   Ok("GraphDriver.CreateReadWrite", {{"ID", kC}, {"Parent", kL1}});
-  sys_.diff_result = {{kernel::TreeChange::Kind::kChanged, "/etc"},
-                      {kernel::TreeChange::Kind::kAdded, "/TEST"},
-                      {kernel::TreeChange::Kind::kDeleted, "/bin/old"}};
+  // The fake compares the trees of the two devices: /etc's mode changed, /TEST added, /bin/old
+  // deleted (so /bin, in both, changed too).
+  std::string pool_id;
+  host_->Run([&](Engine& e) { pool_id = e.Status().settings.pool_id; });
+  auto device = [&](const std::string& id) {
+    return dm_.DevicePath("thinsnap-" + pool_id + "-" + std::to_string(Record(id).id));
+  };
+  sys_.trees[device(kL1)] = {{"/bin/", "0755"}, {"/bin/old", "x"}, {"/etc/", "0755"}};
+  sys_.trees[device(kC)] = {{"/bin/", "0755"}, {"/etc/", "0700"}, {"/TEST", "t"}};
   json changes = Ok("GraphDriver.Changes", {{"ID", kC}, {"Parent", kL1}})["Changes"];
-  EXPECT_EQ(changes, json::parse(R"([{"Path":"/etc","Kind":0},{"Path":"/TEST","Kind":1},
-                                     {"Path":"/bin/old","Kind":2}])"));
+  EXPECT_EQ(changes, json::parse(R"([{"Path":"/TEST","Kind":1},{"Path":"/bin","Kind":0},
+                                     {"Path":"/bin/old","Kind":2},{"Path":"/etc","Kind":0}])"));
   Reply other = Call("GraphDriver.Changes", {{"ID", kC}, {"Parent", kL2}});
   EXPECT_EQ(other.status, 500);
   EXPECT_NE(other.body["Err"].get<std::string>().find("not from '" + kL2 + "'"), std::string::npos);

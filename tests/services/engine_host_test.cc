@@ -93,7 +93,7 @@ TEST_F(EngineHostTest, ConcurrentRequestsAllLandWithDistinctIds) {
   std::set<uint32_t> ids;
   size_t n = host_->Run([&](Engine& e) {
     for (const DeviceRecord& r : e.List()) ids.insert(r.id);
-    EXPECT_TRUE(e.Check().problems.empty());
+    EXPECT_TRUE(e.Check().clean());
     return e.List().size();
   });
   EXPECT_EQ(n, 42u);  // base + 40 + the CLI's

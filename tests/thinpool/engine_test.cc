@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <random>
 #include <set>
@@ -51,6 +52,7 @@ class EngineTest : public ::testing::Test {
     opts.store.fs = &fs_;
     opts.import_progress = [this](const ImportProgress& p) { progress_.push_back(p); };
     opts.import_progress_after_ms = progress_after_ms_;
+    opts.warning = [this](const std::string& line) { warnings_.push_back(line); };
     engine_ = Engine::Open(root_, &dm_, &sys_, opts);
   }
   void CreateLoopbackPool() {
@@ -75,11 +77,12 @@ class EngineTest : public ::testing::Test {
     EXPECT_EQ(*dm_.TransactionId(MetadataLoop()), engine_->store().catalog().transaction_id());
     EXPECT_FALSE(engine_->store().pending().has_value());
     CheckReport r = engine_->Check();
-    EXPECT_TRUE(r.problems.empty()) << (r.problems.empty() ? "" : r.problems.front());
+    EXPECT_TRUE(r.problems().empty()) << (r.problems().empty() ? "" : r.problems().front());
   }
 
   std::string root_;
   std::vector<ImportProgress> progress_;
+  std::vector<std::string> warnings_;  // EngineOptions::warning
   int progress_after_ms_ = 1000;
   FakeDeviceMapper dm_;
   FakeSystem sys_{&dm_};
@@ -371,6 +374,12 @@ TEST_F(EngineTest, DirectAutoextendWarnsAndTheMonitorRunsTheHook) {
   // A command above the threshold warns but cannot run the hook under its own lock.
   EXPECT_NE(engine_->MaybeAutoextend().find("above the autoextend threshold 80%"),
             std::string::npos);
+  EXPECT_TRUE(warnings_.empty());  // MaybeAutoextend reports; it does not print or warn
+  engine_->CreateVolume("w", 64 << 20, FsType::kNone);
+  ASSERT_EQ(warnings_.size(), 1u);  // a new device checks the space and warns its user
+  EXPECT_EQ(warnings_[0], "pool " + pool +
+                              " usage 85% data, 0% metadata, above the autoextend threshold 80%; "
+                              "thinsnap pool monitor runs the autoextend hook");
   EXPECT_TRUE(sys_.hooks.empty());
   EXPECT_EQ(sys_.SizeOf("/dev/nvme0n1"), 1ull << 30);  // never grown by thinsnap
   engine_.reset();
@@ -447,8 +456,8 @@ TEST_F(EngineTest, RepairClearsNeedsCheckAfterACleanOfflineCheck) {
   EXPECT_NE(st.warnings.front().find("run: thinsnap pool repair"), std::string::npos);
   EXPECT_THROW(engine_->CreateVolume("w", 64 << 20, FsType::kNone), Error);
   CheckReport r = engine_->Repair();
-  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
-  EXPECT_TRUE(HasLine(r.notes, "cleared the needs_check flag")) << r.notes.front();
+  EXPECT_TRUE(r.problems().empty()) << r.problems().front();
+  EXPECT_TRUE(HasLine(r.notes(), "cleared the needs_check flag")) << r.notes().front();
   EXPECT_FALSE(engine_->Status().status.needs_check);
   EXPECT_TRUE(sys_.repairs.empty());  // clean metadata is not rebuilt
   engine_->CreateVolume("w", 64 << 20, FsType::kNone);
@@ -510,11 +519,73 @@ TEST_F(EngineTest, CheckFindsOrphansAndRepairDeletesThem) {
   CreateLoopbackPool();
   dm_.Message(engine_->PoolName(), "create_thin 77");
   CheckReport r = engine_->Check();
-  ASSERT_FALSE(r.problems.empty());
-  EXPECT_NE(r.problems.front().find("orphan thin device id 77"), std::string::npos);
+  ASSERT_FALSE(r.problems().empty());
+  EXPECT_NE(r.problems().front().find("orphan thin device id 77"), std::string::npos);
+  EXPECT_FALSE(r.clean());
+  // The same finding, structured: what it is, which device, how bad.
+  ASSERT_EQ(std::count_if(r.findings.begin(), r.findings.end(),
+                          [](const Finding& f) { return f.code == "orphan_device"; }),
+            1);
+  const Finding& orphan = *std::find_if(r.findings.begin(), r.findings.end(),
+                                        [](const Finding& f) { return f.code == "orphan_device"; });
+  EXPECT_EQ(orphan.severity, Finding::Severity::kProblem);
+  EXPECT_EQ(orphan.device, "id 77");
+  EXPECT_EQ(orphan.message, r.problems().front());
   CheckReport fixed = engine_->Repair();
-  EXPECT_TRUE(fixed.problems.empty());
+  EXPECT_TRUE(fixed.problems().empty());
+  EXPECT_TRUE(fixed.clean());
+  EXPECT_TRUE(HasLine(fixed.notes(), "deleted orphan thin device id 77"));
+  EXPECT_EQ(fixed.findings.front().severity, Finding::Severity::kNote);
   ExpectConsistent();
+}
+
+// Diff and Export mount the device and its parent and compare their trees (FakeSystem compares
+// the trees it was given for each device): what the user sees is that comparison, in order.
+TEST_F(EngineTest, DiffAndExportCompareTheDeviceWithItsParent) {
+  CreateLoopbackPool();
+  DeviceRecord layer = engine_->CreateLayer("l1", "");
+  engine_->SealLayer("l1");
+  DeviceRecord box = engine_->CreateContainer("c1", "l1", std::nullopt);
+  std::string pool_id = engine_->Status().settings.pool_id;
+  auto device = [&](const DeviceRecord& r) {
+    return dm_.DevicePath("thinsnap-" + pool_id + "-" + std::to_string(r.id));
+  };
+  sys_.trees[device(layer)] = {{"/etc/", "0755"},
+                               {"/etc/passwd", "root"},
+                               {"/old/", "0755"},
+                               {"/old/file", "x"},
+                               {"/same", "s"}};
+  sys_.trees[device(box)] = {{"/etc/", "0755"},
+                             {"/etc/passwd", "root me"},
+                             {"/new", "n"},
+                             {"/same", "s"}};
+  std::vector<TreeChange> changes = engine_->Diff("c1");
+  std::vector<TreeChange> expected = {{"/etc", ChangeKind::kChanged},
+                                      {"/etc/passwd", ChangeKind::kChanged},
+                                      {"/new", ChangeKind::kAdded},
+                                      {"/old", ChangeKind::kDeleted}};
+  EXPECT_EQ(changes, expected);
+  EXPECT_TRUE(sys_.mounts.empty());  // both temporary mounts are gone
+
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  engine_->Export("c1", fds[1]);
+  ::close(fds[1]);
+  char buf[512];
+  ssize_t n = ::read(fds[0], buf, sizeof buf);
+  ::close(fds[0]);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)),
+            "C /etc 0755\nC /etc/passwd root me\nA /new n\nD /old\n");
+  EXPECT_TRUE(sys_.mounts.empty());
+
+  // A layer made without --parent is a snapshot of the base: it diffs against the base's tree.
+  EXPECT_EQ(engine_->Diff("l1"),
+            (std::vector<TreeChange>{{"/etc", ChangeKind::kAdded},
+                                     {"/etc/passwd", ChangeKind::kAdded},
+                                     {"/old", ChangeKind::kAdded},
+                                     {"/old/file", ChangeKind::kAdded},
+                                     {"/same", ChangeKind::kAdded}}));
 }
 
 TEST_F(EngineTest, DestroyLeavesAnEmptyRoot) {
@@ -708,11 +779,14 @@ TEST_F(EngineTest, InterruptedGrowIsFinishedByGrowingAgainToTheSameSize) {
   EXPECT_EQ(LiveSectors(dm_, dev), (64u << 20) / 512);
   Open();
   CheckReport r = engine_->Check();
-  ASSERT_FALSE(r.notes.empty());
-  EXPECT_NE(r.notes.front().find("an interrupted grow); finish it with thinsnap grow v --size " +
+  ASSERT_FALSE(r.notes().empty());
+  EXPECT_NE(r.notes().front().find("an interrupted grow); finish it with thinsnap grow v --size " +
                                  std::to_string(128u << 20)),
             std::string::npos)
-      << r.notes.front();
+      << r.notes().front();
+  EXPECT_EQ(r.findings.front().code, "interrupted_grow");
+  EXPECT_EQ(r.findings.front().device, "v");
+  EXPECT_EQ(r.findings.front().severity, Finding::Severity::kNote);
   engine_->Grow("v", 128 << 20);
   EXPECT_EQ(LiveSectors(dm_, dev), (128u << 20) / 512);
   EXPECT_EQ(sys_.grown, std::vector<std::string>{dev});
@@ -790,7 +864,7 @@ TEST_F(AdoptTest, AdoptsTheThinPoolBehindLvmsLinearLayerAndLeavesItWhenDeactivat
   EXPECT_EQ(dm_.ThinIds("/dev/vg/meta").size(), 3u);
   EXPECT_EQ(*dm_.TransactionId("/dev/vg/meta"), engine_->store().catalog().transaction_id());
   CheckReport r = engine_->Check();
-  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  EXPECT_TRUE(r.problems().empty()) << r.problems().front();
   engine_->Activate("v");
   engine_->DeactivatePool(false);
   EXPECT_TRUE(dm_.Exists("vg-pool-tpool"));
@@ -815,7 +889,7 @@ TEST_F(AdoptTest, RefusesAPoolWithDevicesUnlessForcedAndThenLeavesThemAlone) {
   EXPECT_NE(v.id, 0u);
   EXPECT_NE(engine_->store().catalog().FindByName(kOriginName)->id, 0u);
   CheckReport r = engine_->Check();
-  EXPECT_TRUE(r.problems.empty()) << r.problems.front();
+  EXPECT_TRUE(r.problems().empty()) << r.problems().front();
   engine_->Repair();
   std::vector<uint32_t> ids = dm_.ThinIds("/dev/vg/meta");
   EXPECT_EQ(ids.front(), 0u);  // repair did not delete it

@@ -81,7 +81,7 @@ class PoolCreateTest : public ::testing::Test {
     EXPECT_TRUE(r.active) << step;
     EXPECT_EQ(engine_->store().catalog().size(), 1u) << step;  // the base
     EXPECT_NO_THROW(engine_->CreateVolume("v", 64 << 20, FsType::kExt4)) << step;
-    EXPECT_TRUE(engine_->Check().problems.empty()) << step;
+    EXPECT_TRUE(engine_->Check().clean()) << step;
   }
 
   std::string root_;
@@ -357,7 +357,7 @@ TEST_F(PoolCreateTest, ARootWrittenWithTheOldOriginNameIsMigratedOnOpen) {
   EXPECT_EQ(c.FindByName("c")->parent_id, origin_id);
   EXPECT_NE(c.FindByName("v"), nullptr);
   EXPECT_EQ(c.transaction_id(), txn);
-  EXPECT_TRUE(engine_->Check().problems.empty());
+  EXPECT_TRUE(engine_->Check().clean());
   EXPECT_EQ(engine_->CreateLayer("base", "").parent_id, origin_id);
 }
 

@@ -2,10 +2,10 @@
 
 #include <charconv>
 #include <cstdio>
-#include <sstream>
 #include <vector>
 
 #include "base/error.h"
+#include "base/strings.h"
 
 namespace thinsnap::kernel {
 namespace {
@@ -21,13 +21,6 @@ std::vector<std::string> FeatureWords(const PoolFeatures& f) {
   if (f.no_discard_passdown) words.emplace_back("no_discard_passdown");
   if (f.error_if_no_space) words.emplace_back("error_if_no_space");
   if (f.read_only) words.emplace_back("read_only");
-  return words;
-}
-
-std::vector<std::string> SplitWords(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
   return words;
 }
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/fs_type.h"
+#include "base/tree_change.h"
 
 namespace thinsnap::kernel {
 
@@ -43,12 +44,6 @@ struct LayerApplyStats {
   std::string digest;  // "sha256:<hex>" of the uncompressed tar
 };
 using LayerProgress = std::function<void(uint64_t bytes, uint64_t entries)>;
-
-struct TreeChange {
-  enum class Kind : char { kAdded = 'A', kChanged = 'C', kDeleted = 'D' };
-  Kind kind = Kind::kAdded;
-  std::string path;  // "/etc/passwd"
-};
 
 class System {
  public:

@@ -4,17 +4,12 @@
 #include <sstream>
 #include <vector>
 
+#include "base/enum_names.h"
 #include "base/error.h"
+#include "base/strings.h"
 
 namespace thinsnap::kernel {
 namespace {
-
-std::vector<std::string> SplitWords(const std::string& text) {
-  std::istringstream in(text);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;) words.push_back(w);
-  return words;
-}
 
 [[noreturn]] void Malformed(const char* what, const std::string& line, const std::string& why) {
   throw Error(std::string("malformed ") + what + " status \"" + line + "\": " + why,
@@ -58,17 +53,21 @@ class FieldParser {
   const std::string& line_;
 };
 
-PoolMode ParseMode(const std::string& w, const FieldParser& p) {
-  if (w == "rw") return PoolMode::kReadWrite;
-  if (w == "ro") return PoolMode::kReadOnly;
-  if (w == "out_of_data_space") return PoolMode::kOutOfDataSpace;
+// The status line's words.
+constexpr EnumName<PoolIoMode> kIoModeWords[] = {{PoolIoMode::kReadWrite, "rw"},
+                                                 {PoolIoMode::kReadOnly, "ro"},
+                                                 {PoolIoMode::kOutOfDataSpace, "out_of_data_space"}};
+constexpr EnumName<DiscardMode> kDiscardWords[] = {{DiscardMode::kPassdown, "discard_passdown"},
+                                                   {DiscardMode::kNoPassdown, "no_discard_passdown"},
+                                                   {DiscardMode::kIgnore, "ignore_discard"}};
+
+PoolIoMode ParseMode(const std::string& w, const FieldParser& p) {
+  if (std::optional<PoolIoMode> mode = ValueOf(kIoModeWords, w)) return *mode;
   p.Fail("bad mode '" + w + "'");
 }
 
 DiscardMode ParseDiscard(const std::string& w, const FieldParser& p) {
-  if (w == "discard_passdown") return DiscardMode::kPassdown;
-  if (w == "no_discard_passdown") return DiscardMode::kNoPassdown;
-  if (w == "ignore_discard") return DiscardMode::kIgnore;
+  if (std::optional<DiscardMode> mode = ValueOf(kDiscardWords, w)) return *mode;
   p.Fail("bad discard mode '" + w + "'");
 }
 
@@ -84,35 +83,13 @@ bool ParseNeedsCheck(const std::string& w, const FieldParser& p) {
   p.Fail("bad needs_check field '" + w + "'");
 }
 
-const char* DiscardName(DiscardMode d) {
-  switch (d) {
-    case DiscardMode::kPassdown:
-      return "discard_passdown";
-    case DiscardMode::kNoPassdown:
-      return "no_discard_passdown";
-    case DiscardMode::kIgnore:
-      return "ignore_discard";
-  }
-  return "?";
-}
-
 bool IsFailWord(const std::vector<std::string>& w) {
   return w.size() == 1 && (w[0] == "Fail" || w[0] == "Error");
 }
 
 }  // namespace
 
-const char* PoolModeName(PoolMode mode) {
-  switch (mode) {
-    case PoolMode::kReadWrite:
-      return "rw";
-    case PoolMode::kReadOnly:
-      return "ro";
-    case PoolMode::kOutOfDataSpace:
-      return "out_of_data_space";
-  }
-  return "?";
-}
+const char* PoolIoModeName(PoolIoMode mode) { return NameOf(kIoModeWords, mode); }
 
 PoolStatus ParsePoolStatus(const std::string& line) {
   std::vector<std::string> w = SplitWords(line);
@@ -161,7 +138,7 @@ std::string FormatPoolStatus(const PoolStatus& s) {
   } else {
     out << "- ";
   }
-  out << PoolModeName(s.mode) << ' ' << DiscardName(s.discard) << ' '
+  out << PoolIoModeName(s.mode) << ' ' << NameOf(kDiscardWords, s.discard) << ' '
       << (s.error_if_no_space ? "error_if_no_space " : "queue_if_no_space ")
       << (s.needs_check ? "needs_check " : "- ");
   if (s.metadata_low_watermark) out << *s.metadata_low_watermark << ' ';

@@ -17,7 +17,10 @@
 
 namespace thinsnap::kernel {
 
-enum class PoolMode { kReadWrite, kReadOnly, kOutOfDataSpace };
+// The pool's I/O mode as its status line reports it (rw, ro, out_of_data_space); not to be
+// confused with the engine's PoolMode (loopback, direct, adopted: how the pool is backed).
+enum class PoolIoMode { kReadWrite, kReadOnly, kOutOfDataSpace };
+// How the pool handles discards: its status word, and the engine's pool.discard setting.
 enum class DiscardMode { kPassdown, kNoPassdown, kIgnore };
 
 struct PoolStatus {
@@ -28,7 +31,7 @@ struct PoolStatus {
   uint64_t data_used_blocks = 0;
   uint64_t data_total_blocks = 0;
   std::optional<uint64_t> held_metadata_root;  // set while a metadata snapshot is reserved
-  PoolMode mode = PoolMode::kReadWrite;
+  PoolIoMode mode = PoolIoMode::kReadWrite;
   DiscardMode discard = DiscardMode::kPassdown;
   bool error_if_no_space = false;
   bool needs_check = false;
@@ -49,7 +52,7 @@ ThinStatus ParseThinStatus(const std::string& line);
 std::string FormatPoolStatus(const PoolStatus& status);
 std::string FormatThinStatus(const ThinStatus& status);
 
-const char* PoolModeName(PoolMode mode);  // "rw", "ro", "out_of_data_space"
+const char* PoolIoModeName(PoolIoMode mode);  // "rw", "ro", "out_of_data_space"
 
 }  // namespace thinsnap::kernel
 

@@ -21,7 +21,7 @@
 #include "base/error.h"
 #include "thinpool/layers/tree_internal.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 namespace {
 
 using tree_internal::UniqueFd;
@@ -620,4 +620,4 @@ ApplyStats ApplyLayer(int tar_fd, const std::string& root_dir, const ApplyOption
   return ApplyStats{entries, stream.bytes(), stream.DiffId()};
 }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers

@@ -36,7 +36,7 @@
 #include <functional>
 #include <string>
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 
 struct ApplyOptions {
   // Called with the uncompressed bytes read and entries applied so far, at most once per
@@ -54,6 +54,6 @@ struct ApplyStats {
 // Reads the whole stream from tar_fd (not closed; the caller owns it) and applies it to root_dir.
 ApplyStats ApplyLayer(int tar_fd, const std::string& root_dir, const ApplyOptions& options = {});
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers
 
 #endif  // THINSNAP_THINPOOL_LAYERS_LAYER_TAR_H_

@@ -17,7 +17,7 @@
 #include "base/error.h"
 #include "thinpool/layers/tree_internal.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 namespace {
 
 using tree_internal::UniqueFd;
@@ -68,7 +68,7 @@ class LayerExporter {
     }
   }
 
-  void Export(const Change& change) {
+  void Export(const TreeChange& change) {
     if (!change.path.starts_with('/')) throw Error("export: path without leading /");
     std::string rel = change.path.substr(1);
     std::vector<std::string> parts = tree_internal::SplitPath(rel);
@@ -227,10 +227,10 @@ class LayerExporter {
 
 }  // namespace
 
-void ExportChanges(const std::string& upper_root, const std::vector<Change>& changes, int out_fd) {
+void ExportChanges(const std::string& upper_root, const std::vector<TreeChange>& changes, int out_fd) {
   LayerExporter exporter(upper_root, out_fd);
-  for (const Change& change : changes) exporter.Export(change);
+  for (const TreeChange& change : changes) exporter.Export(change);
   exporter.Finish();
 }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers

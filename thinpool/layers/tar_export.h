@@ -23,10 +23,10 @@
 
 #include "thinpool/layers/tree_diff.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 
-void ExportChanges(const std::string& upper_root, const std::vector<Change>& changes, int out_fd);
+void ExportChanges(const std::string& upper_root, const std::vector<TreeChange>& changes, int out_fd);
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers
 
 #endif  // THINSNAP_THINPOOL_LAYERS_TAR_EXPORT_H_

@@ -13,7 +13,7 @@
 #include "base/error.h"
 #include "thinpool/layers/tree_internal.h"
 
-namespace thinsnap::kernel {
+namespace thinsnap::layers {
 namespace {
 
 using tree_internal::UniqueFd;
@@ -84,14 +84,14 @@ class TreeDiffer {
     }
   }
 
-  std::vector<Change> Run() {
+  std::vector<TreeChange> Run() {
     if (lower_.valid()) {
       CompareDirectories(lower_.get(), upper_.get(), "");
     } else {
       AddContents(upper_.get(), "");
     }
     std::sort(changes_.begin(), changes_.end(),
-              [](const Change& a, const Change& b) { return a.path < b.path; });
+              [](const TreeChange& a, const TreeChange& b) { return a.path < b.path; });
     return std::move(changes_);
   }
 
@@ -194,26 +194,14 @@ class TreeDiffer {
   UniqueFd upper_;
   dev_t lower_dev_ = 0;
   dev_t upper_dev_ = 0;
-  std::vector<Change> changes_;
+  std::vector<TreeChange> changes_;
 };
 
 }  // namespace
 
-char ChangeLetter(ChangeKind kind) {
-  switch (kind) {
-    case ChangeKind::kAdded:
-      return 'A';
-    case ChangeKind::kChanged:
-      return 'C';
-    case ChangeKind::kDeleted:
-      return 'D';
-  }
-  return '?';
-}
-
-std::vector<Change> DiffTrees(const std::string& lower_root, const std::string& upper_root,
+std::vector<TreeChange> DiffTrees(const std::string& lower_root, const std::string& upper_root,
                               const DiffOptions& options) {
   return TreeDiffer(lower_root, upper_root, options).Run();
 }
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers

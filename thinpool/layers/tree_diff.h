@@ -1,6 +1,6 @@
 // DiffTrees: what changed between a parent layer's tree and a child's, like `docker diff`.
 //
-// Each Change names a path as "/etc/passwd" (relative to the roots, leading "/") and a kind:
+// Each TreeChange names a path as "/etc/passwd" (relative to the roots, leading "/") and a kind:
 //   kAdded   only in upper; every entry inside an added directory is listed too.
 //   kDeleted only in lower; a deleted directory is listed alone, not its contents.
 //   kChanged in both, but differing in type, permission bits, uid, gid, mtime (ns), xattrs,
@@ -22,18 +22,9 @@
 #include <string>
 #include <vector>
 
-namespace thinsnap::kernel {
+#include "base/tree_change.h"
 
-enum class ChangeKind { kAdded, kChanged, kDeleted };
-
-struct Change {
-  std::string path;  // "/a/b"
-  ChangeKind kind;
-  bool operator==(const Change&) const = default;
-};
-
-// 'A', 'C' or 'D', as docker diff prints them.
-char ChangeLetter(ChangeKind kind);
+namespace thinsnap::layers {
 
 struct DiffOptions {
   // Compare the bytes of regular files whose metadata all match. Off trusts size and mtime
@@ -42,9 +33,9 @@ struct DiffOptions {
 };
 
 // lower_root may be "" for a layer without a parent: then everything in upper_root is kAdded.
-std::vector<Change> DiffTrees(const std::string& lower_root, const std::string& upper_root,
+std::vector<TreeChange> DiffTrees(const std::string& lower_root, const std::string& upper_root,
                               const DiffOptions& options = {});
 
-}  // namespace thinsnap::kernel
+}  // namespace thinsnap::layers
 
 #endif  // THINSNAP_THINPOOL_LAYERS_TREE_DIFF_H_

@@ -11,7 +11,7 @@
 
 #include "base/error.h"
 
-namespace thinsnap::kernel::tree_internal {
+namespace thinsnap::layers::tree_internal {
 namespace {
 
 // Closes a DIR* (and the fd it owns) when leaving scope.
@@ -188,4 +188,4 @@ void RemoveTree(int dir_fd, const std::string& name, std::string_view shown_path
   }
 }
 
-}  // namespace thinsnap::kernel::tree_internal
+}  // namespace thinsnap::layers::tree_internal

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-namespace thinsnap::kernel::tree_internal {
+namespace thinsnap::layers::tree_internal {
 
 // Owns one file descriptor. Move-only; the destructor closes (ignoring errors: these are read
 // fds and directory handles; data fds are closed through Close(), which reports).
@@ -79,6 +79,6 @@ Xattrs ReadXattrs(int dir_fd, const std::string& name, std::string_view shown_pa
 // following symlinks. Does nothing if it does not exist.
 void RemoveTree(int dir_fd, const std::string& name, std::string_view shown_path);
 
-}  // namespace thinsnap::kernel::tree_internal
+}  // namespace thinsnap::layers::tree_internal
 
 #endif  // THINSNAP_THINPOOL_LAYERS_TREE_INTERNAL_H_
