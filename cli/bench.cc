@@ -12,11 +12,25 @@
 #include "bench/io_bench.h"
 #include "cli/commands.h"
 #include "cli/output.h"
-#include "thinpool/kernel/libdevmapper.h"
 #include "thinpool/real_system.h"
 
 namespace thinsnap::cli {
 namespace {
+
+struct IoArgs {
+  std::string target, rw = "read", bs = "4k", size, offset = "0", engine = "auto";
+  unsigned iodepth = 32, jobs = 1, rwmix = 50, submit_batch = 0;
+  double runtime = 0, ramp = 0;  // runtime 0: 10 s, or one pass when --size is given
+  bool norandommap = false, buffered = false;
+};
+
+struct OpsArgs {
+  std::string from;
+  unsigned count = 100;
+  unsigned scale = 0;
+  unsigned opens = 0;
+  bool activate = false;
+};
 
 double NowMs() {
   return std::chrono::duration<double, std::milli>(
@@ -47,12 +61,12 @@ nlohmann::json SummaryJson(const Summary& s) {
   return {{"p50_ms", s.p50}, {"p95_ms", s.p95}, {"max_ms", s.max}, {"mean_ms", s.mean}};
 }
 
-int RunIo(BenchArgs& a, GlobalOptions* global, Engine* engine) {
-  kernel::IoBenchOptions o;
+int RunIo(const IoArgs& a, bool json, Engine* engine) {
+  bench::IoBenchOptions o;
   o.target = a.target;
   if (a.target.empty()) throw Error("bench io needs --target DEVICE|NAME", ErrorKind::kUsage);
   if (a.target[0] != '/' && engine) o.target = engine->Activate(a.target);
-  o.rw = kernel::ParseIoPattern(a.rw);
+  o.rw = bench::ParseIoPattern(a.rw);
   o.rwmix_read = a.rwmix;
   o.bs = ParseSize(a.bs, "--bs");
   o.iodepth = a.iodepth;
@@ -62,29 +76,29 @@ int RunIo(BenchArgs& a, GlobalOptions* global, Engine* engine) {
   if (!a.size.empty()) o.size = ParseSize(a.size, "--size");
   o.offset = ParseSize(a.offset, "--offset");
   o.ramp_time_seconds = a.ramp;
-  o.engine = kernel::ParseIoEngine(a.engine);
+  o.engine = bench::ParseIoEngine(a.engine);
   o.submit_batch = a.submit_batch;
   o.random_map = !a.norandommap;
   o.direct = !a.buffered;
-  if (isatty(STDERR_FILENO) && !global->json) {
-    o.progress = [](const kernel::IoBenchProgress& p) {
+  if (isatty(STDERR_FILENO) && !json) {
+    o.progress = [](const bench::IoBenchProgress& p) {
       std::fprintf(stderr, "\r%6.1fs  %12llu IOs  %10.1f MiB", p.elapsed_seconds,
                    static_cast<unsigned long long>(p.ios), static_cast<double>(p.bytes) / 1048576);
     };
   }
-  kernel::IoBenchResult r = kernel::RunIoBench(o);
+  bench::IoBenchResult r = bench::RunIoBench(o);
   if (o.progress) std::fprintf(stderr, "\n");
-  if (global->json) {
-    PrintJson(kernel::IoBenchResultToJson(r));
+  if (json) {
+    PrintJson(bench::IoBenchResultToJson(r));
   } else {
-    std::cout << kernel::FormatIoBenchText(r);
+    std::cout << bench::FormatIoBenchText(r);
   }
   return 0;
 }
 
 // Creates `count` containers from `from` (activating each when asked), then removes them,
 // timing every call through the engine API.
-int RunOps(BenchArgs& a, GlobalOptions* global, Engine& engine) {
+int RunOps(const OpsArgs& a, bool json, Engine& engine) {
   if (a.from.empty()) throw Error("bench ops needs --from LAYER", ErrorKind::kUsage);
   std::vector<double> create_ms, remove_ms;
   std::string prefix = "bench-" + std::to_string(getpid()) + "-";
@@ -100,7 +114,7 @@ int RunOps(BenchArgs& a, GlobalOptions* global, Engine& engine) {
     remove_ms.push_back(NowMs() - t0);
   }
   Summary c = Summarize(create_ms), r = Summarize(remove_ms);
-  if (global->json) {
+  if (json) {
     PrintJson({{"count", a.count},
                {"activate", a.activate},
                {"create", SummaryJson(c)},
@@ -120,7 +134,7 @@ int RunOps(BenchArgs& a, GlobalOptions* global, Engine& engine) {
 
 // Grows the pool to `scale` containers, timing creates at the start and at the end, then
 // measures RSS and the time to reopen the catalog; removes nothing (the caller destroys the pool).
-int RunScale(BenchArgs& a, GlobalOptions* global, Engine& engine) {
+int RunScale(const OpsArgs& a, bool json, Engine& engine) {
   if (a.from.empty()) throw Error("bench ops --scale needs --from LAYER", ErrorKind::kUsage);
   std::vector<double> first, last;
   unsigned window = std::min(100u, a.scale / 2);
@@ -135,7 +149,7 @@ int RunScale(BenchArgs& a, GlobalOptions* global, Engine& engine) {
   uint64_t rss = kernel::ResidentSetBytes();
   Summary f = Summarize(first), l = Summarize(last);
   double ratio = f.p50 > 0 ? l.p50 / f.p50 : 0;
-  if (global->json) {
+  if (json) {
     PrintJson({{"devices", a.scale},
                {"first", SummaryJson(f)},
                {"last", SummaryJson(l)},
@@ -153,24 +167,21 @@ int RunScale(BenchArgs& a, GlobalOptions* global, Engine& engine) {
 // Opens the engine on the root `opens` times in this process, timing Engine::Open (the root's
 // lock, loading the checkpoint, replaying the journal, reconciling with the pool), and reports
 // the catalog's size and the RSS after the last open. Runs without the CLI's own engine.
-int RunOpen(BenchArgs& a, GlobalOptions* global) {
-  kernel::LibDevmapper dm;
-  kernel::RealSystem sys;
-  EngineOptions opts;
-  opts.lock_timeout_ms = static_cast<int>(global->lock_timeout_s * 1000);
+int RunOpen(const OpsArgs& a, Program* p) {
+  EngineOptions opts = p->BaseEngineOptions();
   std::vector<double> open_ms;
   size_t devices = 0;
   uint64_t journal = 0;
   for (unsigned i = 0; i < a.opens; ++i) {
     double t0 = NowMs();
-    std::unique_ptr<Engine> engine = Engine::Open(global->root, &dm, &sys, opts);
+    std::unique_ptr<Engine> engine = Engine::Open(p->global().root, p->dm(), p->sys(), opts);
     open_ms.push_back(NowMs() - t0);
-    devices = engine->store().catalog().size();
+    devices = engine->List().size();
     journal = engine->store().journal_bytes();
   }
   uint64_t rss = kernel::ResidentSetBytes();
   Summary o = Summarize(open_ms);
-  if (global->json) {
+  if (p->json()) {
     PrintJson({{"opens", a.opens},
                {"devices", devices},
                {"journal_bytes", journal},
@@ -185,10 +196,8 @@ int RunOpen(BenchArgs& a, GlobalOptions* global) {
   return 0;
 }
 
-}  // namespace
-
-void AddBenchCommands(CLI::App* bench, BenchArgs* a, GlobalOptions* global, Register on,
-                      std::function<Engine&()> engine) {
+void AddIo(CLI::App* bench, Program* p) {
+  auto a = std::make_shared<IoArgs>();
   CLI::App* io = bench->add_subcommand("io", "io_uring block benchmark (like fio)");
   io->add_option("--target", a->target, "block device, file, or a thinsnap device name");
   io->add_option("--rw", a->rw, "read|write|randread|randwrite|randrw");
@@ -205,11 +214,14 @@ void AddBenchCommands(CLI::App* bench, BenchArgs* a, GlobalOptions* global, Regi
                  "I/Os per submit (default 0: all free slots; fio's default is 1)");
   io->add_flag("--norandommap", a->norandommap, "allow repeated random offsets (fio's flag)");
   io->add_flag("--buffered", a->buffered, "page cache I/O instead of O_DIRECT");
-  on(io, [a, global, engine] {
+  p->On(io, [p, a] {
     bool named = !a->target.empty() && a->target[0] != '/';
-    return RunIo(*a, global, named ? &engine() : nullptr);
+    return RunIo(*a, p->json(), named ? &p->engine() : nullptr);
   });
-  AddCowCommand(bench, global, on, engine);
+}
+
+void AddOps(CLI::App* bench, Program* p) {
+  auto a = std::make_shared<OpsArgs>();
   CLI::App* ops = bench->add_subcommand("ops", "container create/remove latency");
   ops->add_option("--from", a->from, "the layer containers start from");
   ops->add_option("--count", a->count, "containers (default 100)");
@@ -217,10 +229,22 @@ void AddBenchCommands(CLI::App* bench, BenchArgs* a, GlobalOptions* global, Regi
   ops->add_flag("--activate", a->activate, "activate each container after creating it");
   ops->add_option("--open", a->opens,
                   "instead: time opening the root (lock, load, recovery) N times");
-  on(ops, [a, global, engine] {
-    if (a->opens > 0) return RunOpen(*a, global);
-    return a->scale > 0 ? RunScale(*a, global, engine()) : RunOps(*a, global, engine());
+  p->On(ops, [p, a] {
+    if (a->opens > 0) return RunOpen(*a, p);
+    return a->scale > 0 ? RunScale(*a, p->json(), p->engine())
+                        : RunOps(*a, p->json(), p->engine());
   });
+}
+
+}  // namespace
+
+void AddBenchCommands(CLI::App* app, Program* p) {
+  CLI::App* bench = app->add_subcommand("bench", "benchmarks");
+  bench->require_subcommand(1);
+  bench->fallthrough();
+  AddIo(bench, p);
+  AddCowCommand(bench, p);
+  AddOps(bench, p);
 }
 
 }  // namespace thinsnap::cli

@@ -5,35 +5,13 @@
 #define THINSNAP_CLI_BENCH_H_
 
 #include <CLI/CLI.hpp>
-#include <functional>
-#include <string>
 
-#include "thinpool/engine.h"
+#include "cli/program.h"
 
 namespace thinsnap::cli {
 
-struct GlobalOptions;
-
-struct BenchArgs {
-  // io
-  std::string target, rw = "read", bs = "4k", size, offset = "0", engine = "auto";
-  unsigned iodepth = 32, jobs = 1, rwmix = 50, submit_batch = 0;
-  double runtime = 0, ramp = 0;  // runtime 0: 10 s, or one pass when --size is given
-  bool norandommap = false, buffered = false;
-  // ops
-  std::string from;
-  unsigned count = 100;
-  unsigned scale = 0;
-  unsigned opens = 0;
-  bool activate = false;
-};
-
-using Register = std::function<void(CLI::App*, std::function<int()>)>;
-void AddBenchCommands(CLI::App* bench, BenchArgs* args, GlobalOptions* global, Register on,
-                      std::function<Engine&()> engine);
-// `bench cow` (cli/bench_cow.cc); called by AddBenchCommands.
-void AddCowCommand(CLI::App* bench, GlobalOptions* global, Register on,
-                   std::function<Engine&()> engine);
+// `bench cow` (cli/bench_cow.cc); called by AddBenchCommands (cli/commands.h).
+void AddCowCommand(CLI::App* bench, Program* program);
 
 }  // namespace thinsnap::cli
 

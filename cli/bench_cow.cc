@@ -3,16 +3,13 @@
 
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "base/error.h"
+#include "base/strings.h"
 #include "base/units.h"
 #include "bench/cow_bench.h"
 #include "cli/bench.h"
-#include "cli/commands.h"
 #include "cli/output.h"
-#include "thinpool/kernel/libdevmapper.h"
-#include "thinpool/real_system.h"
 
 namespace thinsnap::cli {
 namespace {
@@ -27,25 +24,15 @@ struct CowArgs {
   bool force = false, small = false;
 };
 
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (!item.empty()) items.push_back(item);
-  }
-  return items;
-}
-
 std::vector<uint64_t> ParseSizes(const std::string& text, const std::string& what) {
   std::vector<uint64_t> v;
-  for (const std::string& s : SplitList(text)) v.push_back(ParseSize(s, what));
+  for (const std::string& s : SplitList(text, ',')) v.push_back(ParseSize(s, what));
   return v;
 }
 
 std::vector<unsigned> ParseDepths(const std::string& text) {
   std::vector<unsigned> v;
-  for (const std::string& s : SplitList(text)) {
+  for (const std::string& s : SplitList(text, ',')) {
     size_t used = 0;
     unsigned long d = 0;
     try {
@@ -86,17 +73,16 @@ nlohmann::json RowsJson(const CowBenchResult& r) {
           {"rows", rows}};
 }
 
-void WriteOutputs(const CowArgs& a, const CowBenchResult& r, GlobalOptions* global,
-                  kernel::System& sys) {
+void WriteOutputs(const CowArgs& a, const CowBenchResult& r, bool json, kernel::System& sys) {
   const std::string table = FormatCowTable(r);
-  if (!a.csv.empty()) kernel::WriteReportFile(a.csv, FormatCowCsv(r));
+  if (!a.csv.empty()) bench::WriteReportFile(a.csv, FormatCowCsv(r));
   if (!a.out.empty()) {
     sys.MakeDirs(a.out);
-    kernel::WriteReportFile(a.out + "/cow.txt", table);
-    kernel::WriteReportFile(a.out + "/cow.csv", FormatCowCsv(r));
-    kernel::WriteReportFile(a.out + "/cow.svg", FormatCowSvg(r));
+    bench::WriteReportFile(a.out + "/cow.txt", table);
+    bench::WriteReportFile(a.out + "/cow.csv", FormatCowCsv(r));
+    bench::WriteReportFile(a.out + "/cow.svg", FormatCowSvg(r));
   }
-  if (global->json) {
+  if (json) {
     PrintJson(RowsJson(r));
   } else {
     std::cout << table;
@@ -104,18 +90,17 @@ void WriteOutputs(const CowArgs& a, const CowBenchResult& r, GlobalOptions* glob
   }
 }
 
-int RunCow(const CowArgs& a, GlobalOptions* global, const std::function<Engine&()>& engine) {
+int RunCow(const CowArgs& a, Program* p) {
   if (a.stat != "p50" && a.stat != "min" && a.stat != "mean" && a.stat != "p99") {
     throw Error("--stat: '" + a.stat + "' must be p50, min, mean or p99", ErrorKind::kUsage);
   }
   if (!a.render.empty()) {
     CowBenchResult r;
-    r.rows = ParseCowCsv(kernel::ReadReportFile(a.render));
+    r.rows = ParseCowCsv(bench::ReadReportFile(a.render));
     r.reps = a.reps;
     r.iodepth = a.iodepth;
     r.stat = a.stat;
-    kernel::RealSystem sys;
-    WriteOutputs(a, r, global, sys);
+    WriteOutputs(a, r, p->json(), *p->sys());
     return 0;
   }
   CowBenchOptions o;
@@ -152,25 +137,18 @@ int RunCow(const CowArgs& a, GlobalOptions* global, const std::function<Engine&(
     o.max_region = ParseSize(a.max_region, "--max-region");
   }
   o.progress = [](const std::string& line) { std::cerr << "bench cow: " << line << "\n"; };
+  o.warning = PrintWarning;
 
-  std::unique_ptr<kernel::LibDevmapper> dm;
-  std::unique_ptr<kernel::RealSystem> sys;
-  Engine* current = nullptr;
-  if (o.pools == CowPools::kCurrent) {
-    current = &engine();
-  }
-  dm = std::make_unique<kernel::LibDevmapper>();
-  sys = std::make_unique<kernel::RealSystem>();
-  CowBenchResult r = RunCowBench(o, dm.get(), sys.get(), current);
+  Engine* current = o.pools == CowPools::kCurrent ? &p->engine() : nullptr;
+  CowBenchResult r = RunCowBench(o, p->dm(), p->sys(), current);
   r.stat = a.stat;
-  WriteOutputs(a, r, global, *sys);
+  WriteOutputs(a, r, p->json(), *p->sys());
   return 0;
 }
 
 }  // namespace
 
-void AddCowCommand(CLI::App* bench, GlobalOptions* global, Register on,
-                   std::function<Engine&()> engine) {
+void AddCowCommand(CLI::App* bench, Program* p) {
   auto a = std::make_shared<CowArgs>();
   CLI::App* cow = bench->add_subcommand(
       "cow", "snapshot experiment: first, owned and CoW writes; reads vs snapshot chain depth");
@@ -195,7 +173,7 @@ void AddCowCommand(CLI::App* bench, GlobalOptions* global, Register on,
                   "no run: render the table/chart again from a CSV this command wrote");
   cow->add_flag("--small", a->small,
                 "a quick run: blocks 64k,256k; I/O 4k,64k,256k; depths 1,4,16; 64 I/Os; 1 rep");
-  on(cow, [a, global, engine] { return RunCow(*a, global, engine); });
+  p->On(cow, [a, p] { return RunCow(*a, p); });
 }
 
 }  // namespace thinsnap::cli

@@ -1,55 +1,31 @@
-// The thinsnap command tree (CLI11): each subcommand's options and the code that runs it.
+// The thinsnap command tree (CLI11). Each command group registers its subcommands, each with its
+// own options struct, on the app: pool (cli/pool_commands.cc), devices (layer, container, commit,
+// volume, grow, activate, mount, rm: cli/device_commands.cc), queries (ls, inspect, diff,
+// export, df: cli/query_commands.cc), bench (cli/bench.cc, cli/bench_cow.cc) and serve
+// (cli/serve.cc, which execs the daemon of services/).
 #ifndef THINSNAP_CLI_COMMANDS_H_
 #define THINSNAP_CLI_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
-#include <functional>
-#include <memory>
 #include <string>
+#include <vector>
 
-#include "thinpool/engine.h"
-#include "thinpool/kernel/device_mapper.h"
-#include "thinpool/kernel/system.h"
+#include "cli/program.h"
 
 namespace thinsnap::cli {
 
-struct GlobalOptions {
-  std::string root = "/var/lib/thinsnap";
-  bool json = false;
-  bool verbose = false;
-  double lock_timeout_s = 30;
-};
+void AddPoolCommands(CLI::App* app, Program* program);
+void AddDeviceCommands(CLI::App* app, Program* program);
+void AddQueryCommands(CLI::App* app, Program* program);
+void AddBenchCommands(CLI::App* app, Program* program);
+void AddServeCommand(CLI::App* app, Program* program);  // cli/serve.cc
 
-class Commands {
- public:
-  // Registers every subcommand on `app`.
-  Commands(CLI::App* app, GlobalOptions* global);
-  ~Commands();
-  // Runs the parsed subcommand; returns the exit status.
-  int Run();
-
- private:
-  // Opens the engine on --root; only `pool create` may create the root (see EngineOptions).
-  Engine& engine(bool create_root = false);
-  void MakeKernel();  // dm_ and sys_
-  // Where the engine's raw detail lines go: stderr with -v, nowhere without.
-  std::function<void(const std::string&)> Detail() const;
-  void AddPool(CLI::App* app);
-  void AddDevices(CLI::App* app);
-  void AddQueries(CLI::App* app);
-  void AddBench(CLI::App* app);
-  void AddServe(CLI::App* app);  // cli/serve.cc
-  void On(CLI::App* sub, std::function<int()> run);
-
-  CLI::App* app_;
-  GlobalOptions* global_;
-  std::function<int()> run_;
-  std::unique_ptr<kernel::DeviceMapper> dm_;
-  std::unique_ptr<kernel::System> sys_;
-  std::unique_ptr<Engine> engine_;
-  struct Args;
-  std::unique_ptr<Args> a_;
-};
+// The whole program after the process starts: parses `args` (args[0] is the program name),
+// runs the chosen command and returns the exit status: 0 success, 1 failure, 2 usage error.
+// Errors are printed as one line "thinsnap: <message>" on stderr. `program` holds the kernel
+// (real or fake); the global options (--root, --json, -v, --lock-timeout, THINSNAP_ROOT) are
+// parsed into its global().
+int RunCommandLine(const std::vector<std::string>& args, Program* program);
 
 }  // namespace thinsnap::cli
 

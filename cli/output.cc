@@ -4,6 +4,7 @@
 #include <ctime>
 #include <iostream>
 
+#include "base/enum_names.h"
 #include "base/units.h"
 
 namespace thinsnap::cli {
@@ -26,6 +27,8 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows) {
 
 void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << "\n"; }
 
+void PrintWarning(const std::string& line) { std::cerr << "thinsnap: warning: " << line << "\n"; }
+
 std::string FormatTime(int64_t ns) {
   time_t secs = static_cast<time_t>(ns / 1000000000);
   struct tm tm;
@@ -37,17 +40,15 @@ std::string FormatTime(int64_t ns) {
 
 namespace {
 
-const char* StateName(DeviceState s) {
-  switch (s) {
-    case DeviceState::kReady:
-      return "ready";
-    case DeviceState::kWritableLayer:
-      return "writable";
-    case DeviceState::kDeletePending:
-      return "delete-pending";
-  }
-  return "unknown";
-}
+constexpr EnumName<DeviceState> kStateNames[] = {{DeviceState::kReady, "ready"},
+                                                 {DeviceState::kWritableLayer, "writable"},
+                                                 {DeviceState::kDeletePending, "delete-pending"}};
+// What people and programs read in `pool status` (the config spells it "nopassdown").
+constexpr EnumName<DiscardMode> kDiscardTexts[] = {{DiscardMode::kPassdown, "passdown"},
+                                                   {DiscardMode::kNoPassdown, "no_passdown"},
+                                                   {DiscardMode::kIgnore, "ignore"}};
+
+const char* StateName(DeviceState s) { return NameOf(kStateNames, s, "unknown"); }
 
 }  // namespace
 
@@ -68,6 +69,24 @@ nlohmann::json RecordToJson(const DeviceRecord& r) {
   };
   j["Parent"] = r.parent_id == kNoParent ? nlohmann::json(nullptr) : nlohmann::json(r.parent_id);
   return j;
+}
+
+const char* DeviceStateText(const DeviceRecord& r) {
+  return r.state == DeviceState::kDeletePending   ? "delete-pending"
+         : r.state == DeviceState::kWritableLayer ? "writable"
+         : r.read_only                            ? "ro"
+                                                  : "rw";
+}
+
+nlohmann::json DfRowToJson(const DfRow& r) {
+  return {{"Name", r.name},       {"Kind", DeviceKindName(r.kind)},
+          {"DeviceId", r.id},     {"Size", r.size},
+          {"Mapped", r.mapped},   {"Exclusive", r.exclusive},
+          {"Shared", r.shared}};
+}
+
+nlohmann::json ChangeToJson(const TreeChange& c) {
+  return {{"Kind", std::string(1, ChangeLetter(c.kind))}, {"Path", c.path}};
 }
 
 nlohmann::json ViewToJson(const DeviceView& v) {
@@ -111,14 +130,10 @@ const char* ModeText(const PoolReport& r) {
   if (!r.active) return "inactive";
   if (r.status.failed) return "failed";
   if (r.status.needs_check) return "needs_check";
-  return kernel::PoolModeName(r.status.mode);
+  return kernel::PoolIoModeName(r.status.mode);
 }
 
-const char* DiscardText(DiscardMode d) {
-  return d == DiscardMode::kIgnore       ? "ignore"
-         : d == DiscardMode::kNoPassdown ? "no_passdown"
-                                         : "passdown";
-}
+const char* DiscardText(DiscardMode d) { return NameOf(kDiscardTexts, d, "passdown"); }
 
 nlohmann::json StoppedToJson(const std::vector<StoppedDevice>& stopped) {
   nlohmann::json out = nlohmann::json::array();
@@ -186,6 +201,20 @@ nlohmann::json PoolReportToJson(const PoolReport& r) {
       {"Volumes", r.volumes},
       {"Warnings", r.warnings},
   };
+}
+
+nlohmann::json CheckReportToJson(const CheckReport& r) {
+  nlohmann::json findings = nlohmann::json::array();
+  for (const Finding& f : r.findings) {
+    findings.push_back({{"Severity", SeverityName(f.severity)},
+                        {"Code", f.code},
+                        {"Device", f.device},
+                        {"Message", f.message}});
+  }
+  return {{"Clean", r.clean()},
+          {"Problems", r.problems()},
+          {"Notes", r.notes()},
+          {"Findings", findings}};
 }
 
 void PrintPoolReport(const PoolReport& r) {

@@ -13,10 +13,19 @@ namespace thinsnap::cli {
 // Prints rows as columns separated by two spaces; the first row is the header.
 void PrintTable(const std::vector<std::vector<std::string>>& rows);
 void PrintJson(const nlohmann::json& doc);
+// "thinsnap: warning: <line>" on stderr: how the CLI shows EngineOptions::warning.
+void PrintWarning(const std::string& line);
 
 nlohmann::json RecordToJson(const DeviceRecord& rec);
+// The STATE column of `ls`: delete-pending, writable, ro or rw.
+const char* DeviceStateText(const DeviceRecord& rec);
+nlohmann::json DfRowToJson(const DfRow& row);
+nlohmann::json ChangeToJson(const TreeChange& change);  // {"Kind": "A", "Path": ...}
 nlohmann::json ViewToJson(const DeviceView& view);
 nlohmann::json PoolReportToJson(const PoolReport& report);
+// {"Clean", "Problems": [sentences], "Notes": [sentences], "Findings": [{"Severity", "Code",
+// "Device", "Message"}]}: the sentences as before, and each finding with its fields.
+nlohmann::json CheckReportToJson(const CheckReport& report);
 void PrintPoolReport(const PoolReport& report);
 void PrintDeviceView(const DeviceView& view);
 

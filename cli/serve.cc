@@ -39,17 +39,18 @@ std::string FindServeBinary() {
 
 }  // namespace
 
-void Commands::AddServe(CLI::App* app) {
+void AddServeCommand(CLI::App* app, Program* p) {
   CLI::App* serve = app->add_subcommand(
       "serve",
       "serve containerd's snapshots gRPC (--address PATH) and Docker's graph driver plugin "
       "(--docker-plugin [NAME]); see thinsnap serve --help");
   serve->prefix_command();  // every argument after `serve` goes to the daemon as it is
   serve->set_help_flag();   // ... --help too
-  On(serve, [this, serve]() -> int {
-    std::vector<std::string> args = {"thinsnap serve", "--root", global_->root, "--lock-timeout",
-                                     std::to_string(global_->lock_timeout_s)};
-    if (global_->verbose) args.push_back("-v");
+  p->On(serve, [p, serve]() -> int {
+    const GlobalOptions& global = p->global();
+    std::vector<std::string> args = {"thinsnap serve", "--root", global.root, "--lock-timeout",
+                                     std::to_string(global.lock_timeout_s)};
+    if (global.verbose) args.push_back("-v");
     for (const std::string& a : serve->remaining()) args.push_back(a);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

@@ -1,0 +1,227 @@
+// The command line against FakeDeviceMapper + FakeSystem: argument handling (exit status 2 and
+// one line for usage errors) and the --json shapes of ls, inspect, pool status, pool check, df,
+// which programs parse. Each Run is one "process": a fresh Program over the same fakes.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/program.h"
+#include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fake_system.h"
+
+namespace thinsnap::cli {
+namespace {
+
+using kernel::FakeDeviceMapper;
+using kernel::FakeSystem;
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+};
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/thinsnap-cli-test-XXXXXX";
+    root_ = ::mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    std::string cmd = "rm -rf " + root_;
+    ASSERT_EQ(std::system(cmd.c_str()), 0);
+  }
+
+  Outcome Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"thinsnap", "--root", root_, "--lock-timeout", "0"});
+    Program program(&dm_, &sys_);
+    Outcome o;
+    testing::internal::CaptureStdout();
+    testing::internal::CaptureStderr();
+    o.status = RunCommandLine(args, &program);
+    o.err = testing::internal::GetCapturedStderr();
+    o.out = testing::internal::GetCapturedStdout();
+    return o;
+  }
+  nlohmann::json Json(std::vector<std::string> args) {
+    args.insert(args.begin(), "--json");
+    Outcome o = Run(args);
+    EXPECT_EQ(o.status, 0) << o.err;
+    return nlohmann::json::parse(o.out);
+  }
+  void CreatePool() {
+    Outcome o = Run({"pool", "create", "--loopback", "--data-size", "1G", "--metadata-size",
+                     "16M", "--base-size", "256M"});
+    ASSERT_EQ(o.status, 0) << o.err;
+    ASSERT_EQ(o.out.rfind("created pool ", 0), 0u) << o.out;
+  }
+
+  std::string root_;
+  FakeDeviceMapper dm_;
+  FakeSystem sys_{&dm_};
+};
+
+void ExpectUsageError(const Outcome& o, const std::string& message) {
+  EXPECT_EQ(o.status, 2) << o.out << o.err;
+  EXPECT_EQ(o.err.rfind("thinsnap: ", 0), 0u) << o.err;
+  EXPECT_NE(o.err.find(message), std::string::npos) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;  // one line
+}
+
+TEST(CliArgs, NoCommandIsAUsageError) {
+  FakeDeviceMapper dm;
+  FakeSystem sys(&dm);
+  Program program(&dm, &sys);
+  testing::internal::CaptureStderr();
+  int status = RunCommandLine({"thinsnap"}, &program);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(status, 2);
+  EXPECT_NE(err.find("see thinsnap --help"), std::string::npos) << err;
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
+  ExpectUsageError(Run({"frobnicate"}), "frobnicate");
+  ExpectUsageError(Run({"pool", "create", "--loopback", "--thinpool", "vg-pool"}),
+                   "choose one of --loopback, --data/--metadata, --thinpool");
+  ExpectUsageError(Run({"pool", "create", "--data", "/dev/nvme0n1"}), "--data needs --metadata");
+  ExpectUsageError(Run({"pool", "create", "--loopback", "--no-space", "wait"}),
+                   "--no-space: 'wait' must be error or queue");
+  ExpectUsageError(Run({"pool", "create", "--loopback", "--discard", "some"}),
+                   "--discard: 'some' must be passdown, nopassdown or ignore");
+  ExpectUsageError(Run({"pool", "create", "--loopback", "--block-size", "12Q"}),
+                   "--block-size: '12Q' is not a size");
+  ExpectUsageError(Run({"volume", "create", "v"}), "--size is required");
+  ExpectUsageError(Run({"pool", "set", "--autoextend-threshold", "120"}),
+                   "--autoextend-threshold");
+  // Nothing was created by any of them.
+  EXPECT_FALSE(sys_.Exists(root_ + "/data"));
+  EXPECT_TRUE(dm_.List().empty());
+}
+
+TEST_F(CliTest, FailuresExitOne) {
+  CreatePool();
+  Outcome o = Run({"inspect", "nosuch"});
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("nosuch"), std::string::npos) << o.err;
+  o = Run({"volume", "create", "v", "--size", "64M", "--fs", "none"});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_EQ(o.out, "v\n");
+  o = Run({"volume", "create", "v", "--size", "64M"});
+  EXPECT_EQ(o.status, 1);
+  EXPECT_NE(o.err.find("a device named 'v' already exists"), std::string::npos) << o.err;
+}
+
+TEST_F(CliTest, PoolStatusJson) {
+  CreatePool();
+  nlohmann::json j = Json({"pool", "status"});
+  EXPECT_EQ(j["Root"], root_);
+  EXPECT_EQ(j["Mode"], "loopback");
+  EXPECT_EQ(j["Active"], true);
+  EXPECT_EQ(j["State"], "rw");
+  EXPECT_EQ(j["BlockSize"], 64 << 10);
+  EXPECT_EQ(j["BaseDeviceSize"], 256 << 20);
+  EXPECT_EQ(j["BackingFilesystem"], "ext4");
+  EXPECT_EQ(j["DataFile"], root_ + "/data");
+  EXPECT_EQ(j["DataSpaceTotal"], 1ull << 30);
+  EXPECT_EQ(j["MetadataSpaceTotal"], 16 << 20);
+  EXPECT_EQ(j["DiscardMode"], "passdown");
+  EXPECT_EQ(j["NoSpacePolicy"], "error");
+  EXPECT_EQ(j["MinFreeSpacePercent"], 10);
+  EXPECT_EQ(j["Devices"], 1);  // the base
+  EXPECT_EQ(j["TransactionId"], j["KernelTransactionId"]);
+  EXPECT_TRUE(j["Warnings"].is_array());
+  EXPECT_EQ(j["PoolName"].get<std::string>().rfind("thinsnap-", 0), 0u) << j["PoolName"];
+}
+
+TEST_F(CliTest, LsInspectDfJson) {
+  CreatePool();
+  ASSERT_EQ(Run({"volume", "create", "v", "--size", "64M", "--fs", "none"}).status, 0);
+  ASSERT_EQ(Run({"volume", "clone", "v", "w"}).status, 0);
+  nlohmann::json ls = Json({"ls"});
+  ASSERT_TRUE(ls.is_array());
+  ASSERT_EQ(ls.size(), 3u);  // base, v, w
+  nlohmann::json v, w;
+  for (const auto& d : ls) {
+    if (d["Name"] == "v") v = d;
+    if (d["Name"] == "w") w = d;
+  }
+  EXPECT_EQ(v["Kind"], "volume");
+  EXPECT_EQ(v["DeviceSize"], 64 << 20);
+  EXPECT_EQ(v["Filesystem"], "none");
+  EXPECT_EQ(v["ReadOnly"], false);
+  EXPECT_EQ(v["State"], "ready");
+  EXPECT_EQ(v["Active"], false);
+  EXPECT_TRUE(v["Parent"].is_null());
+  EXPECT_EQ(w["Parent"], v["DeviceId"]);
+  for (const char* key : {"Mountpoint", "Created", "Digest", "Labels"}) {
+    EXPECT_TRUE(v.contains(key)) << key;
+  }
+
+  nlohmann::json in = Json({"inspect", "w"});
+  EXPECT_EQ(in["Name"], "w");
+  EXPECT_EQ(in["ParentChain"], nlohmann::json::array({"v"}));
+  EXPECT_EQ(in["Active"], false);
+  EXPECT_EQ(in["DevicePath"], "");
+  EXPECT_FALSE(in["DeviceName"].get<std::string>().empty());
+  EXPECT_EQ(in["MappedBytes"], 0);
+
+  nlohmann::json df = Json({"df"});
+  ASSERT_TRUE(df.is_array());
+  ASSERT_EQ(df.size(), 3u);
+  for (const auto& row : df) {
+    for (const char* key : {"Name", "Kind", "DeviceId", "Size", "Mapped", "Exclusive", "Shared"}) {
+      EXPECT_TRUE(row.contains(key)) << key;
+    }
+    if (row["Name"] == "w") EXPECT_EQ(row["Size"], 64 << 20);
+  }
+
+  // The table for people: the parent's name, not its id.
+  Outcome text = Run({"ls"});
+  ASSERT_EQ(text.status, 0) << text.err;
+  EXPECT_EQ(text.out.rfind("NAME", 0), 0u) << text.out;
+  EXPECT_NE(text.out.find("w     volume"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(" v "), std::string::npos) << text.out;
+}
+
+TEST_F(CliTest, PoolCheckJsonAndText) {
+  CreatePool();
+  Outcome text = Run({"pool", "check"});
+  EXPECT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("pool is consistent\n"), std::string::npos) << text.out;
+  nlohmann::json clean = Json({"pool", "check"});
+  EXPECT_EQ(clean["Clean"], true);
+  EXPECT_EQ(clean["Problems"], nlohmann::json::array());
+  ASSERT_FALSE(clean["Notes"].empty());
+  ASSERT_EQ(clean["Findings"].size(), clean["Notes"].size());
+  EXPECT_EQ(clean["Findings"].back()["Code"], "summary");
+  EXPECT_EQ(clean["Findings"].back()["Severity"], "note");
+  EXPECT_EQ(clean["Findings"].back()["Message"], clean["Notes"].back());
+
+  // An orphan in the pool: a problem, exit 1, in both forms.
+  dm_.Message(Json({"pool", "status"})["PoolName"].get<std::string>(), "create_thin 77");
+  text = Run({"pool", "check"});
+  EXPECT_EQ(text.status, 1);
+  EXPECT_NE(text.out.find("PROBLEM: orphan thin device id 77 in the pool, unknown to the journal\n"
+                          "1 problem(s) found\n"),
+            std::string::npos)
+      << text.out;
+  Outcome json = Run({"--json", "pool", "check"});
+  EXPECT_EQ(json.status, 1);
+  nlohmann::json j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["Clean"], false);
+  ASSERT_EQ(j["Problems"].size(), 1u);
+  nlohmann::json orphan;
+  for (const auto& f : j["Findings"]) {
+    if (f["Severity"] == "problem") orphan = f;
+  }
+  EXPECT_EQ(orphan["Code"], "orphan_device");
+  EXPECT_EQ(orphan["Device"], "id 77");
+  EXPECT_EQ(orphan["Message"], j["Problems"][0]);
+}
+
+}  // namespace
+}  // namespace thinsnap::cli
