@@ -9,8 +9,7 @@
 #include "services/containerd/service.h"
 #include "services/daemon.h"
 #include "services/docker/docker_service.h"
-#include "thinpool/kernel/libdevmapper.h"
-#include "thinpool/real_system.h"
+#include "thinpool/real_kernel.h"
 
 namespace {
 
@@ -23,15 +22,18 @@ std::vector<thinsnap::ServiceFactory> Factories() {
 }
 
 int Serve(const thinsnap::ServeOptions& opts) {
-  thinsnap::kernel::LibDevmapper dm;
-  thinsnap::kernel::RealSystem sys;
+  thinsnap::RealKernel kernel = thinsnap::MakeRealKernel();
   thinsnap::EngineHostOptions host_opts;
   host_opts.root = opts.root;
   host_opts.engine.lock_timeout_ms = opts.lock_timeout_ms;
   host_opts.engine.progress = [&opts](const std::string& line) {
     if (opts.verbose) std::cerr << "thinsnap serve: " << line << "\n";
   };
-  thinsnap::EngineHost host(&dm, &sys, host_opts);
+  // The engine never prints; its warnings went to stderr before it had this callback.
+  host_opts.engine.warning = [](const std::string& line) {
+    std::cerr << "thinsnap serve: warning: " << line << "\n";
+  };
+  thinsnap::EngineHost host(kernel.dm.get(), kernel.sys.get(), host_opts);
   return thinsnap::RunDaemon(opts, &host, Factories(), [](const std::string& line) {
     std::cerr << "thinsnap serve: " << line << "\n";
   });
