@@ -106,7 +106,7 @@ class Experiment {
 
  private:
   bench::IoBenchResult Io(const std::string& target, bench::IoPattern rw, uint64_t bs,
-                           uint64_t stride, uint64_t region, uint64_t offset = 0) {
+                          uint64_t stride, uint64_t region, uint64_t offset = 0) {
     bench::IoBenchOptions io;
     io.target = target;
     io.rw = rw;

@@ -231,8 +231,7 @@ void AddOps(CLI::App* bench, Program* p) {
                   "instead: time opening the root (lock, load, recovery) N times");
   p->On(ops, [p, a] {
     if (a->opens > 0) return RunOpen(*a, p);
-    return a->scale > 0 ? RunScale(*a, p->json(), p->engine())
-                        : RunOps(*a, p->json(), p->engine());
+    return a->scale > 0 ? RunScale(*a, p->json(), p->engine()) : RunOps(*a, p->json(), p->engine());
   });
 }
 

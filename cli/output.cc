@@ -79,10 +79,9 @@ const char* DeviceStateText(const DeviceRecord& r) {
 }
 
 nlohmann::json DfRowToJson(const DfRow& r) {
-  return {{"Name", r.name},       {"Kind", DeviceKindName(r.kind)},
-          {"DeviceId", r.id},     {"Size", r.size},
-          {"Mapped", r.mapped},   {"Exclusive", r.exclusive},
-          {"Shared", r.shared}};
+  return {
+      {"Name", r.name},     {"Kind", DeviceKindName(r.kind)}, {"DeviceId", r.id},  {"Size", r.size},
+      {"Mapped", r.mapped}, {"Exclusive", r.exclusive},       {"Shared", r.shared}};
 }
 
 nlohmann::json ChangeToJson(const TreeChange& c) {

@@ -136,9 +136,8 @@ const char* SeverityName(Finding::Severity severity) {
 }
 
 bool CheckReport::clean() const {
-  return std::none_of(findings.begin(), findings.end(), [](const Finding& f) {
-    return f.severity == Finding::Severity::kProblem;
-  });
+  return std::none_of(findings.begin(), findings.end(),
+                      [](const Finding& f) { return f.severity == Finding::Severity::kProblem; });
 }
 
 namespace {
@@ -188,9 +187,9 @@ CheckReport Engine::Check() {
     return report;
   }
   if (m.store().pending()) {
-    report.Problem("transaction_pending", "",
-                   "transaction " + std::to_string(m.store().pending()->txn) +
-                       " is pending in the journal");
+    report.Problem(
+        "transaction_pending", "",
+        "transaction " + std::to_string(m.store().pending()->txn) + " is pending in the journal");
   }
   bool live = false;
   try {
@@ -211,7 +210,8 @@ CheckReport Engine::Check() {
       return report;
     }
     if (st.needs_check) report.Problem("needs_check", "", "pool has needs_check set");
-    if (st.mode == kernel::PoolIoMode::kReadOnly) report.Problem("read_only", "", "pool is read-only");
+    if (st.mode == kernel::PoolIoMode::kReadOnly)
+      report.Problem("read_only", "", "pool is read-only");
     if (st.transaction_id != m.catalog().transaction_id()) {
       report.Problem("transaction_mismatch", "",
                      "pool transaction id " + std::to_string(st.transaction_id) + " but journal " +
@@ -227,12 +227,13 @@ CheckReport Engine::Check() {
     std::unique_ptr<kernel::LoopHandle> loop;
     kernel::ToolResult check = m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop));
     if (!check.ok) {
-      report.Problem("thin_check_failed", "",
-                     "thin_check failed on " + s.metadata_path + ": " +
-                         ThinCheckDamage(check.output));
+      report.Problem(
+          "thin_check_failed", "",
+          "thin_check failed on " + s.metadata_path + ": " + ThinCheckDamage(check.output));
       return report;
     }
-    report.Note("thin_check_clean", "", "thin_check clean on " + s.metadata_path + " (pool inactive)");
+    report.Note("thin_check_clean", "",
+                "thin_check clean on " + s.metadata_path + " (pool inactive)");
   }
   if (s.mode == PoolMode::kAdopted && !live) {
     report.Note("adopted_inactive", "",
@@ -266,9 +267,9 @@ CheckReport Engine::Check() {
   });
   for (uint32_t id : kernel_ids) {
     if (!m.catalog().FindById(id)) {
-      report.Problem("orphan_device", "id " + std::to_string(id),
-                     "orphan thin device id " + std::to_string(id) +
-                         " in the pool, unknown to the journal");
+      report.Problem(
+          "orphan_device", "id " + std::to_string(id),
+          "orphan thin device id " + std::to_string(id) + " in the pool, unknown to the journal");
     }
   }
   if (live) {
@@ -351,9 +352,9 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, CheckReport* done) {
     sys->RenameFile(meta, kept);
     sys->RenameFile(spare, meta);
     sys->CreateSparseFile(spare, meta_size);
-    done->Note("metadata_swapped", "",
-               "swapped it in; the damaged metadata is kept as " + kept +
-                   " and a new spare was reserved");
+    done->Note(
+        "metadata_swapped", "",
+        "swapped it in; the damaged metadata is kept as " + kept + " and a new spare was reserved");
     return;
   }
   store().Update({Mutation::SetConfig("metadata.path", spare),
@@ -377,7 +378,8 @@ CheckReport Engine::Repair() {
     bool live = m.PoolActive();
     kernel::PoolStatus st;
     if (live) st = m.PoolStatusNow();
-    bool trouble = live && (st.failed || st.needs_check || st.mode == kernel::PoolIoMode::kReadOnly);
+    bool trouble =
+        live && (st.failed || st.needs_check || st.mode == kernel::PoolIoMode::kReadOnly);
     kernel::ToolResult check{true, ""};
     // Held from the check through the repair, so the loop device cannot auto-clear between.
     std::unique_ptr<kernel::LoopHandle> loop;
@@ -403,9 +405,9 @@ CheckReport Engine::Repair() {
       }
     }
     if (!check.ok) {
-      done.Note("thin_check_damage", "",
-                "thin_check found damage on " + s.metadata_path + ": " +
-                    ThinCheckDamage(check.output));
+      done.Note(
+          "thin_check_damage", "",
+          "thin_check found damage on " + s.metadata_path + ": " + ThinCheckDamage(check.output));
       m.RepairMetadata(s, &done);
     }
     loop.reset();

@@ -10,8 +10,9 @@ namespace thinsnap {
 namespace {
 
 // The words of the configuration (metadata/FORMAT.md); unknown words read as the first entry.
-constexpr EnumName<PoolMode> kPoolModeNames[] = {
-    {PoolMode::kLoopback, "loopback"}, {PoolMode::kDirect, "direct"}, {PoolMode::kAdopted, "adopted"}};
+constexpr EnumName<PoolMode> kPoolModeNames[] = {{PoolMode::kLoopback, "loopback"},
+                                                 {PoolMode::kDirect, "direct"},
+                                                 {PoolMode::kAdopted, "adopted"}};
 constexpr EnumName<NoSpacePolicy> kNoSpaceNames[] = {{NoSpacePolicy::kError, "error"},
                                                      {NoSpacePolicy::kQueue, "queue"}};
 constexpr EnumName<DiscardMode> kDiscardNames[] = {{DiscardMode::kPassdown, "passdown"},

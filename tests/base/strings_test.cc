@@ -11,9 +11,9 @@ namespace {
 using Words = std::vector<std::string>;
 
 TEST(Strings, SplitWordsOnAnyBlank) {
-  EXPECT_EQ(SplitWords("0 2097152 thin-pool 7:1 7:0 128 0 1 skip_block_zeroing"),
-            (Words{"0", "2097152", "thin-pool", "7:1", "7:0", "128", "0", "1",
-                   "skip_block_zeroing"}));
+  EXPECT_EQ(
+      SplitWords("0 2097152 thin-pool 7:1 7:0 128 0 1 skip_block_zeroing"),
+      (Words{"0", "2097152", "thin-pool", "7:1", "7:0", "128", "0", "1", "skip_block_zeroing"}));
   EXPECT_EQ(SplitWords("  a\t b\n\nc  "), (Words{"a", "b", "c"}));
   EXPECT_EQ(SplitWords(""), Words{});
   EXPECT_EQ(SplitWords(" \t\n"), Words{});

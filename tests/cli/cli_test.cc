@@ -54,8 +54,8 @@ class CliTest : public ::testing::Test {
     return nlohmann::json::parse(o.out);
   }
   void CreatePool() {
-    Outcome o = Run({"pool", "create", "--loopback", "--data-size", "1G", "--metadata-size",
-                     "16M", "--base-size", "256M"});
+    Outcome o = Run({"pool", "create", "--loopback", "--data-size", "1G", "--metadata-size", "16M",
+                     "--base-size", "256M"});
     ASSERT_EQ(o.status, 0) << o.err;
     ASSERT_EQ(o.out.rfind("created pool ", 0), 0u) << o.out;
   }
@@ -95,8 +95,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
   ExpectUsageError(Run({"pool", "create", "--loopback", "--block-size", "12Q"}),
                    "--block-size: '12Q' is not a size");
   ExpectUsageError(Run({"volume", "create", "v"}), "--size is required");
-  ExpectUsageError(Run({"pool", "set", "--autoextend-threshold", "120"}),
-                   "--autoextend-threshold");
+  ExpectUsageError(Run({"pool", "set", "--autoextend-threshold", "120"}), "--autoextend-threshold");
   // Nothing was created by any of them.
   EXPECT_FALSE(sys_.Exists(root_ + "/data"));
   EXPECT_TRUE(dm_.List().empty());

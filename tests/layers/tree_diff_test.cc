@@ -173,8 +173,9 @@ TEST(TreeDiff, ResultIsSortedByPath) {
     std::filesystem::create_directories(t.U(p));
   }
   std::vector<TreeChange> changes = DiffTrees(t.lower, t.upper);
-  EXPECT_TRUE(std::is_sorted(changes.begin(), changes.end(),
-                             [](const TreeChange& a, const TreeChange& b) { return a.path < b.path; }));
+  EXPECT_TRUE(
+      std::is_sorted(changes.begin(), changes.end(),
+                     [](const TreeChange& a, const TreeChange& b) { return a.path < b.path; }));
   EXPECT_EQ(changes.size(), 6u);
 }
 

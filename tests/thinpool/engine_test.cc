@@ -555,10 +555,8 @@ TEST_F(EngineTest, DiffAndExportCompareTheDeviceWithItsParent) {
                                {"/old/", "0755"},
                                {"/old/file", "x"},
                                {"/same", "s"}};
-  sys_.trees[device(box)] = {{"/etc/", "0755"},
-                             {"/etc/passwd", "root me"},
-                             {"/new", "n"},
-                             {"/same", "s"}};
+  sys_.trees[device(box)] = {
+      {"/etc/", "0755"}, {"/etc/passwd", "root me"}, {"/new", "n"}, {"/same", "s"}};
   std::vector<TreeChange> changes = engine_->Diff("c1");
   std::vector<TreeChange> expected = {{"/etc", ChangeKind::kChanged},
                                       {"/etc/passwd", ChangeKind::kChanged},
@@ -580,12 +578,11 @@ TEST_F(EngineTest, DiffAndExportCompareTheDeviceWithItsParent) {
   EXPECT_TRUE(sys_.mounts.empty());
 
   // A layer made without --parent is a snapshot of the base: it diffs against the base's tree.
-  EXPECT_EQ(engine_->Diff("l1"),
-            (std::vector<TreeChange>{{"/etc", ChangeKind::kAdded},
-                                     {"/etc/passwd", ChangeKind::kAdded},
-                                     {"/old", ChangeKind::kAdded},
-                                     {"/old/file", ChangeKind::kAdded},
-                                     {"/same", ChangeKind::kAdded}}));
+  EXPECT_EQ(engine_->Diff("l1"), (std::vector<TreeChange>{{"/etc", ChangeKind::kAdded},
+                                                          {"/etc/passwd", ChangeKind::kAdded},
+                                                          {"/old", ChangeKind::kAdded},
+                                                          {"/old/file", ChangeKind::kAdded},
+                                                          {"/same", ChangeKind::kAdded}}));
 }
 
 TEST_F(EngineTest, DestroyLeavesAnEmptyRoot) {
@@ -781,7 +778,7 @@ TEST_F(EngineTest, InterruptedGrowIsFinishedByGrowingAgainToTheSameSize) {
   CheckReport r = engine_->Check();
   ASSERT_FALSE(r.notes().empty());
   EXPECT_NE(r.notes().front().find("an interrupted grow); finish it with thinsnap grow v --size " +
-                                 std::to_string(128u << 20)),
+                                   std::to_string(128u << 20)),
             std::string::npos)
       << r.notes().front();
   EXPECT_EQ(r.findings.front().code, "interrupted_grow");

@@ -54,12 +54,14 @@ class FieldParser {
 };
 
 // The status line's words.
-constexpr EnumName<PoolIoMode> kIoModeWords[] = {{PoolIoMode::kReadWrite, "rw"},
-                                                 {PoolIoMode::kReadOnly, "ro"},
-                                                 {PoolIoMode::kOutOfDataSpace, "out_of_data_space"}};
-constexpr EnumName<DiscardMode> kDiscardWords[] = {{DiscardMode::kPassdown, "discard_passdown"},
-                                                   {DiscardMode::kNoPassdown, "no_discard_passdown"},
-                                                   {DiscardMode::kIgnore, "ignore_discard"}};
+constexpr EnumName<PoolIoMode> kIoModeWords[] = {
+    {PoolIoMode::kReadWrite, "rw"},
+    {PoolIoMode::kReadOnly, "ro"},
+    {PoolIoMode::kOutOfDataSpace, "out_of_data_space"}};
+constexpr EnumName<DiscardMode> kDiscardWords[] = {
+    {DiscardMode::kPassdown, "discard_passdown"},
+    {DiscardMode::kNoPassdown, "no_discard_passdown"},
+    {DiscardMode::kIgnore, "ignore_discard"}};
 
 PoolIoMode ParseMode(const std::string& w, const FieldParser& p) {
   if (std::optional<PoolIoMode> mode = ValueOf(kIoModeWords, w)) return *mode;

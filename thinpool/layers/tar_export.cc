@@ -227,7 +227,8 @@ class LayerExporter {
 
 }  // namespace
 
-void ExportChanges(const std::string& upper_root, const std::vector<TreeChange>& changes, int out_fd) {
+void ExportChanges(const std::string& upper_root, const std::vector<TreeChange>& changes,
+                   int out_fd) {
   LayerExporter exporter(upper_root, out_fd);
   for (const TreeChange& change : changes) exporter.Export(change);
   exporter.Finish();

@@ -25,7 +25,8 @@
 
 namespace thinsnap::layers {
 
-void ExportChanges(const std::string& upper_root, const std::vector<TreeChange>& changes, int out_fd);
+void ExportChanges(const std::string& upper_root, const std::vector<TreeChange>& changes,
+                   int out_fd);
 
 }  // namespace thinsnap::layers
 

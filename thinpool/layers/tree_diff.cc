@@ -200,7 +200,7 @@ class TreeDiffer {
 }  // namespace
 
 std::vector<TreeChange> DiffTrees(const std::string& lower_root, const std::string& upper_root,
-                              const DiffOptions& options) {
+                                  const DiffOptions& options) {
   return TreeDiffer(lower_root, upper_root, options).Run();
 }
 

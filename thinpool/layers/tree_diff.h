@@ -34,7 +34,7 @@ struct DiffOptions {
 
 // lower_root may be "" for a layer without a parent: then everything in upper_root is kAdded.
 std::vector<TreeChange> DiffTrees(const std::string& lower_root, const std::string& upper_root,
-                              const DiffOptions& options = {});
+                                  const DiffOptions& options = {});
 
 }  // namespace thinsnap::layers
 
