@@ -84,7 +84,7 @@ TEST(CliArgs, NoCommandIsAUsageError) {
 }
 
 TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
-  ExpectUsageError(Run({"frobnicate"}), "frobnicate");
+  ExpectUsageError(Run({"frobnicate"}), "A subcommand is required");
   ExpectUsageError(Run({"pool", "create", "--loopback", "--thinpool", "vg-pool"}),
                    "choose one of --loopback, --data/--metadata, --thinpool");
   ExpectUsageError(Run({"pool", "create", "--data", "/dev/nvme0n1"}), "--data needs --metadata");
@@ -175,7 +175,9 @@ TEST_F(CliTest, LsInspectDfJson) {
     for (const char* key : {"Name", "Kind", "DeviceId", "Size", "Mapped", "Exclusive", "Shared"}) {
       EXPECT_TRUE(row.contains(key)) << key;
     }
-    if (row["Name"] == "w") EXPECT_EQ(row["Size"], 64 << 20);
+    if (row["Name"] == "w") {
+      EXPECT_EQ(row["Size"], 64 << 20);
+    }
   }
 
   // The table for people: the parent's name, not its id.

@@ -378,7 +378,7 @@ TEST_F(EngineTest, DirectAutoextendWarnsAndTheMonitorRunsTheHook) {
   engine_->CreateVolume("w", 64 << 20, FsType::kNone);
   ASSERT_EQ(warnings_.size(), 1u);  // a new device checks the space and warns its user
   EXPECT_EQ(warnings_[0], "pool " + pool +
-                              " usage 85% data, 0% metadata, above the autoextend threshold 80%; "
+                              " usage 84% data, 0% metadata, above the autoextend threshold 80%; "
                               "thinsnap pool monitor runs the autoextend hook");
   EXPECT_TRUE(sys_.hooks.empty());
   EXPECT_EQ(sys_.SizeOf("/dev/nvme0n1"), 1ull << 30);  // never grown by thinsnap

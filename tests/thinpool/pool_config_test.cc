@@ -74,7 +74,7 @@ TEST(PoolSettings, MissingKeysReadAsDefaults) {
 
 TEST(PoolSettings, BadNumbersAreCorruption) {
   try {
-    PoolSettings::FromConfig({{"block.size", "64k"}});
+    PoolSettings::FromConfig({{"block.size", "sixty-four"}});
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kCorrupt);
