@@ -84,12 +84,15 @@ TEST(CliArgs, NoCommandIsAUsageError) {
 }
 
 TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
-  ExpectUsageError(Run({"frobnicate"}), "A subcommand is required");
+  ExpectUsageError(Run({"frobnicate"}), "unknown command 'frobnicate'");
+  ExpectUsageError(Run({"pool", "crate"}), "unknown command 'crate' (did you mean 'create'?)");
   ExpectUsageError(Run({"pool", "create", "--loopback", "--thinpool", "vg-pool"}),
                    "choose one of --loopback, --data/--metadata, --thinpool");
   ExpectUsageError(Run({"pool", "create", "--data", "/dev/nvme0n1"}), "--data needs --metadata");
+  ExpectUsageError(Run({"pool", "create", "--loopback", "--on-full", "wait"}),
+                   "--on-full: 'wait' must be error or queue");
   ExpectUsageError(Run({"pool", "create", "--loopback", "--no-space", "wait"}),
-                   "--no-space: 'wait' must be error or queue");
+                   "--on-full: 'wait' must be error or queue");
   ExpectUsageError(Run({"pool", "create", "--loopback", "--discard", "some"}),
                    "--discard: 'some' must be passdown, nopassdown or ignore");
   ExpectUsageError(Run({"pool", "create", "--loopback", "--block-size", "12Q"}),
@@ -184,8 +187,11 @@ TEST_F(CliTest, LsInspectDfJson) {
   Outcome text = Run({"ls"});
   ASSERT_EQ(text.status, 0) << text.err;
   EXPECT_EQ(text.out.rfind("NAME", 0), 0u) << text.out;
-  EXPECT_NE(text.out.find("w     volume"), std::string::npos) << text.out;
-  EXPECT_NE(text.out.find(" v "), std::string::npos) << text.out;
+  size_t at = text.out.find("\nw ");
+  ASSERT_NE(at, std::string::npos) << text.out;
+  std::string row = text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
+  EXPECT_NE(row.find(" volume "), std::string::npos) << row;
+  EXPECT_NE(row.find(" v "), std::string::npos) << row;
 }
 
 TEST_F(CliTest, PoolCheckJsonAndText) {
