@@ -2,9 +2,9 @@
 
 #include <unistd.h>
 
-#include <utility>
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "base/error.h"
 
