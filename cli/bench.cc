@@ -238,9 +238,7 @@ void AddOps(CLI::App* bench, Program* p) {
 }  // namespace
 
 void AddBenchCommands(CLI::App* app, Program* p) {
-  CLI::App* bench = app->add_subcommand("bench", "benchmarks");
-  bench->require_subcommand(1);
-  bench->fallthrough();
+  CLI::App* bench = AddCommandGroup(app, "bench", "benchmarks");
   AddIo(bench, p);
   AddCowCommand(bench, p);
   AddOps(bench, p);

@@ -22,6 +22,14 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* global) {
 
 }  // namespace
 
+CLI::App* AddCommandGroup(CLI::App* parent, const std::string& name,
+                          const std::string& description) {
+  CLI::App* group = parent->add_subcommand(name, description);
+  group->require_subcommand(1);
+  group->fallthrough();
+  return group;
+}
+
 int RunCommandLine(const std::vector<std::string>& args, Program* program) {
   CLI::App app{"thinsnap: copy-on-write block snapshots on a device-mapper thin pool"};
   app.name("thinsnap");

@@ -14,6 +14,11 @@
 
 namespace thinsnap::cli {
 
+// A command that only holds subcommands (`pool`, `layer`, `bench`...): one of them is required,
+// and the parent's options (--root, --json) may follow it.
+CLI::App* AddCommandGroup(CLI::App* parent, const std::string& name,
+                          const std::string& description);
+
 void AddPoolCommands(CLI::App* app, Program* program);
 void AddDeviceCommands(CLI::App* app, Program* program);
 void AddQueryCommands(CLI::App* app, Program* program);

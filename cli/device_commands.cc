@@ -21,9 +21,7 @@ struct LayerArgs {
 };
 
 void AddLayer(CLI::App* app, Program* p) {
-  CLI::App* layer = app->add_subcommand("layer", "image layers");
-  layer->require_subcommand(1);
-  layer->fallthrough();
+  CLI::App* layer = AddCommandGroup(app, "layer", "image layers");
   auto a = std::make_shared<LayerArgs>();
   CLI::App* import = layer->add_subcommand("import", "apply a layer tarball (- for stdin)");
   import->add_option("NAME", a->name)->required();
@@ -61,9 +59,7 @@ struct ContainerArgs {
 };
 
 void AddContainer(CLI::App* app, Program* p) {
-  CLI::App* container = app->add_subcommand("container", "containers");
-  container->require_subcommand(1);
-  container->fallthrough();
+  CLI::App* container = AddCommandGroup(app, "container", "containers");
   auto a = std::make_shared<ContainerArgs>();
   CLI::App* create = container->add_subcommand("create", "a writable snapshot of a layer");
   create->add_option("NAME", a->name)->required();
@@ -113,9 +109,7 @@ void AddGrow(CLI::App* parent, Program* p) {
 }
 
 void AddVolume(CLI::App* app, Program* p) {
-  CLI::App* volume = app->add_subcommand("volume", "named thin volumes");
-  volume->require_subcommand(1);
-  volume->fallthrough();
+  CLI::App* volume = AddCommandGroup(app, "volume", "named thin volumes");
   auto a = std::make_shared<SizeArgs>();
   CLI::App* create = volume->add_subcommand("create", "a new volume");
   create->add_option("NAME", a->name)->required();

@@ -215,9 +215,7 @@ int RunMonitor(Program* p) {
 }  // namespace
 
 void AddPoolCommands(CLI::App* app, Program* p) {
-  CLI::App* pool = app->add_subcommand("pool", "create and look after the thin pool");
-  pool->require_subcommand(1);
-  pool->fallthrough();
+  CLI::App* pool = AddCommandGroup(app, "pool", "create and look after the thin pool");
   AddCreate(pool, p);
   p->On(pool->add_subcommand("status", "show the pool"), [p] {
     PoolReport r = p->engine().Status();

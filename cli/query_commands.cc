@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <memory>
+#include <vector>
 
 #include "base/error.h"
 #include "base/units.h"
@@ -13,12 +14,18 @@
 namespace thinsnap::cli {
 namespace {
 
+// One JSON array, an element per item.
+template <typename T, typename ToJson>
+void PrintJsonArray(const std::vector<T>& items, ToJson to_json) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (const T& item : items) arr.push_back(to_json(item));
+  PrintJson(arr);
+}
+
 int List(Program* p) {
   std::vector<DeviceRecord> all = p->engine().List();
   if (p->json()) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : all) arr.push_back(RecordToJson(r));
-    PrintJson(arr);
+    PrintJsonArray(all, RecordToJson);
     return 0;
   }
   std::vector<std::vector<std::string>> rows = {
@@ -40,9 +47,7 @@ int List(Program* p) {
 int Diff(Program* p, const std::string& name) {
   std::vector<TreeChange> changes = p->engine().Diff(name);
   if (p->json()) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& c : changes) arr.push_back(ChangeToJson(c));
-    PrintJson(arr);
+    PrintJsonArray(changes, ChangeToJson);
     return 0;
   }
   for (const auto& c : changes) std::cout << ChangeLetter(c.kind) << " " << c.path << "\n";
@@ -52,9 +57,7 @@ int Diff(Program* p, const std::string& name) {
 int Df(Program* p) {
   std::vector<DfRow> rows = p->engine().Df();
   if (p->json()) {
-    nlohmann::json arr = nlohmann::json::array();
-    for (const auto& r : rows) arr.push_back(DfRowToJson(r));
-    PrintJson(arr);
+    PrintJsonArray(rows, DfRowToJson);
     return 0;
   }
   std::vector<std::vector<std::string>> table = {
