@@ -59,11 +59,7 @@ std::string Engine::NameOf(uint32_t id) const {
 
 // --- names and paths ---
 
-std::string Engine::Impl::PoolName() {
-  PoolSettings s = settings();
-  if (s.mode == PoolMode::kAdopted) return s.adopted_pool;
-  return "thinsnap-" + s.pool_id + "-pool";
-}
+std::string Engine::Impl::PoolName() { return Backing(settings())->PoolName(); }
 
 std::string Engine::Impl::ThinName(uint32_t id) {
   return "thinsnap-" + settings().pool_id + "-" + std::to_string(id);
@@ -73,23 +69,9 @@ std::string Engine::Impl::ThinUuid(uint32_t id) {
   return "THINSNAP-" + settings().pool_id + "-" + std::to_string(id);
 }
 
-std::string Engine::Impl::PoolDevice() {
-  if (settings().mode != PoolMode::kAdopted) return dm->DevicePath(PoolName());
-  std::optional<kernel::DeviceInfo> info = dm->Info(PoolName());
-  if (!info) throw Error("adopted pool " + PoolName() + " is not active", ErrorKind::kNotFound);
-  return std::to_string(info->major) + ":" + std::to_string(info->minor);
-}
+std::string Engine::Impl::PoolDevice() { return Backing(settings())->PoolDevice(); }
 
-std::string Engine::Impl::DeviceNode(const std::string& ref) {
-  if (ref.empty() || ref[0] == '/') return ref;
-  for (const kernel::ListedDevice& d : dm->List()) {
-    if (ref == std::to_string(d.major) + ":" + std::to_string(d.minor)) {
-      return dm->DevicePath(d.name);
-    }
-  }
-  throw Error("device " + ref + " under the pool is not a device-mapper device thinsnap can name",
-              ErrorKind::kNotFound);
-}
+std::string Engine::Impl::DeviceNode(const std::string& ref) { return DmDeviceNode(dm, ref); }
 
 std::vector<uint32_t> Engine::Impl::ForeignIds() {
   std::vector<uint32_t> ids;
@@ -106,35 +88,15 @@ std::vector<uint32_t> Engine::Impl::ForeignIds() {
   return ids;
 }
 
-std::string Engine::Impl::DataDevice(const PoolSettings& s) {
-  if (s.mode != PoolMode::kLoopback) return s.data_path;
-  std::optional<std::string> loop = sys->FindLoop(s.data_path);
-  if (!loop)
-    throw Error("data file " + s.data_path + " is not attached; run thinsnap pool activate");
-  return *loop;
-}
+std::string Engine::Impl::DataDevice(const PoolSettings& s) { return Backing(s)->DataDevice(); }
 
 std::string Engine::Impl::MetadataDevice(const PoolSettings& s) {
-  if (s.mode == PoolMode::kAdopted) {
-    // Not recorded: the owner (LVM) may renumber it at its next activation.
-    return DeviceNode(
-        kernel::ParsePoolTableParams(dm->GetTable(PoolName()).front().params).metadata_dev);
-  }
-  if (s.mode != PoolMode::kLoopback) return s.metadata_path;
-  std::optional<std::string> loop = sys->FindLoop(s.metadata_path);
-  if (!loop) {
-    throw Error("metadata file " + s.metadata_path +
-                " is not attached; run thinsnap pool activate");
-  }
-  return *loop;
+  return Backing(s)->MetadataDevice();
 }
 
 std::string Engine::Impl::OfflineMetadataDevice(const PoolSettings& s,
                                                 std::unique_ptr<kernel::LoopHandle>* keep) {
-  if (s.mode != PoolMode::kLoopback) return s.metadata_path;
-  if (std::optional<std::string> loop = sys->FindLoop(s.metadata_path)) return *loop;
-  *keep = sys->AttachLoop(s.metadata_path);
-  return (*keep)->path();
+  return Backing(s)->OfflineMetadataDevice(keep);
 }
 
 // --- state checks ---

@@ -372,7 +372,7 @@ CheckReport Engine::Repair() {
   CheckReport done;
   PoolSettings s = m.settings();
   if (s.pool_id.empty()) throw Error("no pool in " + m.root, ErrorKind::kNotFound);
-  if (s.mode != PoolMode::kAdopted) {
+  if (m.Backing(s)->OwnsPoolDevice()) {
     // Metadata first: a pool in trouble is taken down and checked offline; damaged metadata is
     // rebuilt into the spare, which takes its place (the damaged copy is kept).
     bool live = m.PoolActive();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "thinpool/engine.h"
+#include "thinpool/pool_backing.h"
 #include "thinpool/transaction.h"
 
 namespace thinsnap {
@@ -46,6 +47,11 @@ struct Engine::Impl {
   }
 
   // --- names and paths ---
+  // What the pool `s` stands on (loopback files, devices, an adopted pool):
+  // thinpool/pool_backing.h.
+  std::unique_ptr<PoolBacking> Backing(const PoolSettings& s) {
+    return MakePoolBacking(s, dm, sys);
+  }
   std::string PoolName();
   // How thin tables name the pool: its /dev/mapper path, or for an adopted pool (whose node
   // another tool manages) its major:minor.

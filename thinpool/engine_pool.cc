@@ -153,11 +153,7 @@ void Engine::CreatePool(const PoolCreateOptions& o) {
   Impl& m = *impl_;
   PoolSettings old = m.settings();
   if (!old.pool_id.empty() && !old.ready) {
-    std::vector<std::string> files;  // loop files only: a direct pool's paths are devices
-    if (old.mode == PoolMode::kLoopback) {
-      files = {old.data_path, old.metadata_path, old.metadata_spare};
-    }
-    std::string left = m.UndoPoolCreate(old, files);
+    std::string left = m.UndoPoolCreate(old, m.Backing(old)->Files());
     if (!left.empty()) {
       throw Error("the pool in " + m.root +
                   " was not fully created, and undoing it failed: " + left);
@@ -317,8 +313,8 @@ std::string Engine::Impl::UndoPoolCreate(const PoolSettings& s,
       left.push_back(what + " (" + e.what() + "; " + how + ")");
     }
   };
-  std::string pool =
-      s.mode == PoolMode::kAdopted ? s.adopted_pool : "thinsnap-" + s.pool_id + "-pool";
+  std::unique_ptr<PoolBacking> backing = Backing(s);
+  std::string pool = backing->PoolName();
   std::optional<DeviceRecord> base;
   catalog().ForEach([&](const DeviceRecord& r) {
     if (r.kind == DeviceKind::kBase) base = r;
@@ -341,7 +337,7 @@ std::string Engine::Impl::UndoPoolCreate(const PoolSettings& s,
           });
     }
   }
-  if (s.mode != PoolMode::kAdopted && !s.pool_id.empty()) {
+  if (backing->OwnsPoolDevice() && !s.pool_id.empty()) {
     attempt("dm device " + pool, "remove it with `dmsetup remove " + pool + "`", [&] {
       if (dm->Info(pool)) dm->Remove(pool, kernel::RemoveOptions{});
     });
@@ -562,7 +558,7 @@ void Engine::DeactivatePool(bool force) {
     // ActivatePool forgets a mount that is gone once the journal is reconciled.
     if (!m.store().pending()) m.UpdateRecord(after);
   }
-  if (m.settings().mode != PoolMode::kAdopted) {
+  if (m.Backing(m.settings())->OwnsPoolDevice()) {
     kernel::RemoveOptions opts;
     m.dm->Remove(m.PoolName(), opts);
   }
@@ -575,8 +571,7 @@ std::vector<std::string> Engine::DestroyPool(bool force) {
   Impl& m = *impl_;
   PoolSettings s = m.settings();
   if (s.pool_id.empty()) throw Error("no pool in " + m.root, ErrorKind::kNotFound);
-  std::vector<std::string> files;
-  if (s.mode == PoolMode::kLoopback) files = {s.data_path, s.metadata_path, s.metadata_spare};
+  std::vector<std::string> files = m.Backing(s)->Files();  // loopback only: the rest are devices
   if (!s.ready) {
     // An interrupted create: undo it the way a failed one is undone.
     std::string left = m.UndoPoolCreate(s, files);
@@ -609,13 +604,12 @@ std::vector<std::string> Engine::DestroyPool(bool force) {
     }
   }
   if (active) m.TearDownPool(s, force ? &left : nullptr);
-  if (s.mode == PoolMode::kLoopback) {
-    // Their loop devices detach by themselves once the pool is gone (autoclear); a pool that
-    // could not be removed is named in `left`, and its loops go when it goes.
-    for (const std::string& file : files) {
-      if (!file.empty()) m.sys->RemoveFile(file);
-    }
-  } else if (s.mode == PoolMode::kDirect) {
+  // Loop files: their loop devices detach by themselves once the pool is gone (autoclear); a
+  // pool that could not be removed is named in `left`, and its loops go when it goes.
+  for (const std::string& file : files) {
+    if (!file.empty()) m.sys->RemoveFile(file);
+  }
+  if (s.mode == PoolMode::kDirect) {
     try {
       m.sys->ZeroStart(s.metadata_path, 4096);
     } catch (const Error& e) {
@@ -659,7 +653,7 @@ void Engine::Impl::TearDownPool(const PoolSettings& s, std::vector<std::string>*
               [&] { DeleteDevice(r); });
     }
   }
-  if (s.mode != PoolMode::kAdopted) {
+  if (Backing(s)->OwnsPoolDevice()) {
     attempt("dm device " + PoolName(), "remove it with `dmsetup remove " + PoolName() + "`",
             [&] { dm->Remove(PoolName(), kernel::RemoveOptions{}); });
   }
@@ -722,7 +716,7 @@ void Engine::SetPool(const PoolSetOptions& o) {
     }
     reload = true;
   }
-  if (reload && s.mode != PoolMode::kAdopted && m.PoolActive()) {
+  if (reload && m.Backing(s)->OwnsPoolDevice() && m.PoolActive()) {
     PoolSettings now = m.settings();
     m.LoadPoolTable(now, m.DataDevice(now), m.MetadataDevice(now), /*create=*/false);
   }

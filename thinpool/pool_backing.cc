@@ -1,0 +1,114 @@
+#include "thinpool/pool_backing.h"
+
+#include <optional>
+
+#include "base/error.h"
+#include "thinpool/kernel/dm_tables.h"
+
+namespace thinsnap {
+namespace {
+
+// Common to the two backings thinsnap made the pool device for.
+class OwnedBacking : public PoolBacking {
+ public:
+  OwnedBacking(const PoolSettings& s, kernel::DeviceMapper* dm) : s_(s), dm_(dm) {}
+  std::string PoolName() const override { return "thinsnap-" + s_.pool_id + "-pool"; }
+  bool OwnsPoolDevice() const override { return true; }
+  std::string PoolDevice() const override { return dm_->DevicePath(PoolName()); }
+
+ protected:
+  PoolSettings s_;
+  kernel::DeviceMapper* dm_;
+};
+
+class LoopbackBacking : public OwnedBacking {
+ public:
+  LoopbackBacking(const PoolSettings& s, kernel::DeviceMapper* dm, kernel::System* sys)
+      : OwnedBacking(s, dm), sys_(sys) {}
+  std::string DataDevice() const override { return Attached(s_.data_path, "data"); }
+  std::string MetadataDevice() const override { return Attached(s_.metadata_path, "metadata"); }
+  std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>* keep) const override {
+    if (std::optional<std::string> loop = sys_->FindLoop(s_.metadata_path)) return *loop;
+    *keep = sys_->AttachLoop(s_.metadata_path);
+    return (*keep)->path();
+  }
+  std::vector<std::string> Files() const override {
+    return {s_.data_path, s_.metadata_path, s_.metadata_spare};
+  }
+
+ private:
+  std::string Attached(const std::string& file, const char* what) const {
+    std::optional<std::string> loop = sys_->FindLoop(file);
+    if (!loop) {
+      throw Error(std::string(what) + " file " + file +
+                  " is not attached; run thinsnap pool activate");
+    }
+    return *loop;
+  }
+  kernel::System* sys_;
+};
+
+class DirectBacking : public OwnedBacking {
+ public:
+  using OwnedBacking::OwnedBacking;
+  std::string DataDevice() const override { return s_.data_path; }
+  std::string MetadataDevice() const override { return s_.metadata_path; }
+  std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>*) const override {
+    return s_.metadata_path;
+  }
+  std::vector<std::string> Files() const override { return {}; }
+};
+
+class AdoptedBacking : public PoolBacking {
+ public:
+  AdoptedBacking(const PoolSettings& s, kernel::DeviceMapper* dm) : s_(s), dm_(dm) {}
+  std::string PoolName() const override { return s_.adopted_pool; }
+  bool OwnsPoolDevice() const override { return false; }
+  std::string PoolDevice() const override {
+    std::optional<kernel::DeviceInfo> info = dm_->Info(PoolName());
+    if (!info) throw Error("adopted pool " + PoolName() + " is not active", ErrorKind::kNotFound);
+    return std::to_string(info->major) + ":" + std::to_string(info->minor);
+  }
+  std::string DataDevice() const override { return s_.data_path; }
+  // Not recorded: the owner (LVM) may renumber it at its next activation.
+  std::string MetadataDevice() const override {
+    return DmDeviceNode(
+        dm_, kernel::ParsePoolTableParams(dm_->GetTable(PoolName()).front().params).metadata_dev);
+  }
+  std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>*) const override {
+    return s_.metadata_path;
+  }
+  std::vector<std::string> Files() const override { return {}; }
+
+ private:
+  PoolSettings s_;
+  kernel::DeviceMapper* dm_;
+};
+
+}  // namespace
+
+std::unique_ptr<PoolBacking> MakePoolBacking(const PoolSettings& settings, kernel::DeviceMapper* dm,
+                                             kernel::System* sys) {
+  switch (settings.mode) {
+    case PoolMode::kLoopback:
+      return std::make_unique<LoopbackBacking>(settings, dm, sys);
+    case PoolMode::kDirect:
+      return std::make_unique<DirectBacking>(settings, dm);
+    case PoolMode::kAdopted:
+      return std::make_unique<AdoptedBacking>(settings, dm);
+  }
+  throw Error("pool mode " + std::to_string(static_cast<int>(settings.mode)) + " is unknown");
+}
+
+std::string DmDeviceNode(kernel::DeviceMapper* dm, const std::string& ref) {
+  if (ref.empty() || ref[0] == '/') return ref;
+  for (const kernel::ListedDevice& d : dm->List()) {
+    if (ref == std::to_string(d.major) + ":" + std::to_string(d.minor)) {
+      return dm->DevicePath(d.name);
+    }
+  }
+  throw Error("device " + ref + " under the pool is not a device-mapper device thinsnap can name",
+              ErrorKind::kNotFound);
+}
+
+}  // namespace thinsnap
