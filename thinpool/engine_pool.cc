@@ -703,17 +703,7 @@ void Engine::SetPool(const PoolSetOptions& o) {
                       FormatSize(*want) + "; thin pools only grow",
                   ErrorKind::kUsage);
     }
-    if (s.mode == PoolMode::kLoopback) {
-      m.sys->GrowFile(path, *want);
-      if (auto loop = m.sys->FindLoop(path)) m.sys->RefreshLoopCapacity(*loop);
-      if (path == s.metadata_path && !s.metadata_spare.empty() && m.sys->Exists(s.metadata_spare) &&
-          m.sys->SizeOf(s.metadata_spare) < *want) {
-        m.sys->GrowFile(s.metadata_spare, *want);
-      }
-    } else if (m.sys->SizeOf(path) < *want) {
-      throw Error(path + " is only " + FormatSize(now) + "; grow the device itself first",
-                  ErrorKind::kUsage);
-    }
+    m.Backing(s)->GrowTo(path, *want);
     reload = true;
   }
   if (reload && m.Backing(s)->OwnsPoolDevice() && m.PoolActive()) {

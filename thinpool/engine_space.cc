@@ -72,7 +72,7 @@ Engine::Impl::AutoextendResult Engine::Impl::Autoextend(std::optional<Autoextend
   bool data = over(st.data_used_blocks, st.data_total_blocks);
   bool meta = over(st.metadata_used_blocks, st.metadata_total_blocks);
   if (!data && !meta) return {};
-  if (s.mode != PoolMode::kLoopback) {
+  if (!m.Backing(s)->GrowsItself()) {
     std::string reason = data && meta ? "data,metadata" : data ? "data" : "metadata";
     char what[160];
     std::snprintf(what, sizeof what,

@@ -3,15 +3,26 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/units.h"
 #include "thinpool/kernel/dm_tables.h"
 
 namespace thinsnap {
 namespace {
 
+// Devices are grown by their owner; thinsnap only checks.
+void RequireDeviceSize(kernel::System* sys, const std::string& path, uint64_t bytes) {
+  uint64_t now = sys->SizeOf(path);
+  if (now < bytes) {
+    throw Error(path + " is only " + FormatSize(now) + "; grow the device itself first",
+                ErrorKind::kUsage);
+  }
+}
+
 // Common to the two backings thinsnap made the pool device for.
 class OwnedBacking : public PoolBacking {
  public:
-  OwnedBacking(const PoolSettings& s, kernel::DeviceMapper* dm) : s_(s), dm_(dm) {}
+  OwnedBacking(const PoolSettings& s, kernel::DeviceMapper* dm, kernel::System* sys)
+      : s_(s), dm_(dm), sys_(sys) {}
   std::string PoolName() const override { return "thinsnap-" + s_.pool_id + "-pool"; }
   bool OwnsPoolDevice() const override { return true; }
   std::string PoolDevice() const override { return dm_->DevicePath(PoolName()); }
@@ -19,18 +30,27 @@ class OwnedBacking : public PoolBacking {
  protected:
   PoolSettings s_;
   kernel::DeviceMapper* dm_;
+  kernel::System* sys_;
 };
 
 class LoopbackBacking : public OwnedBacking {
  public:
-  LoopbackBacking(const PoolSettings& s, kernel::DeviceMapper* dm, kernel::System* sys)
-      : OwnedBacking(s, dm), sys_(sys) {}
+  using OwnedBacking::OwnedBacking;
   std::string DataDevice() const override { return Attached(s_.data_path, "data"); }
   std::string MetadataDevice() const override { return Attached(s_.metadata_path, "metadata"); }
   std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>* keep) const override {
     if (std::optional<std::string> loop = sys_->FindLoop(s_.metadata_path)) return *loop;
     *keep = sys_->AttachLoop(s_.metadata_path);
     return (*keep)->path();
+  }
+  bool GrowsItself() const override { return true; }
+  void GrowTo(const std::string& path, uint64_t bytes) const override {
+    sys_->GrowFile(path, bytes);
+    if (auto loop = sys_->FindLoop(path)) sys_->RefreshLoopCapacity(*loop);
+    if (path == s_.metadata_path && !s_.metadata_spare.empty() && sys_->Exists(s_.metadata_spare) &&
+        sys_->SizeOf(s_.metadata_spare) < bytes) {
+      sys_->GrowFile(s_.metadata_spare, bytes);
+    }
   }
   std::vector<std::string> Files() const override {
     return {s_.data_path, s_.metadata_path, s_.metadata_spare};
@@ -45,7 +65,6 @@ class LoopbackBacking : public OwnedBacking {
     }
     return *loop;
   }
-  kernel::System* sys_;
 };
 
 class DirectBacking : public OwnedBacking {
@@ -56,12 +75,17 @@ class DirectBacking : public OwnedBacking {
   std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>*) const override {
     return s_.metadata_path;
   }
+  bool GrowsItself() const override { return false; }
+  void GrowTo(const std::string& path, uint64_t bytes) const override {
+    RequireDeviceSize(sys_, path, bytes);
+  }
   std::vector<std::string> Files() const override { return {}; }
 };
 
 class AdoptedBacking : public PoolBacking {
  public:
-  AdoptedBacking(const PoolSettings& s, kernel::DeviceMapper* dm) : s_(s), dm_(dm) {}
+  AdoptedBacking(const PoolSettings& s, kernel::DeviceMapper* dm, kernel::System* sys)
+      : s_(s), dm_(dm), sys_(sys) {}
   std::string PoolName() const override { return s_.adopted_pool; }
   bool OwnsPoolDevice() const override { return false; }
   std::string PoolDevice() const override {
@@ -78,11 +102,16 @@ class AdoptedBacking : public PoolBacking {
   std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>*) const override {
     return s_.metadata_path;
   }
+  bool GrowsItself() const override { return false; }
+  void GrowTo(const std::string& path, uint64_t bytes) const override {
+    RequireDeviceSize(sys_, path, bytes);
+  }
   std::vector<std::string> Files() const override { return {}; }
 
  private:
   PoolSettings s_;
   kernel::DeviceMapper* dm_;
+  kernel::System* sys_;
 };
 
 }  // namespace
@@ -93,9 +122,9 @@ std::unique_ptr<PoolBacking> MakePoolBacking(const PoolSettings& settings, kerne
     case PoolMode::kLoopback:
       return std::make_unique<LoopbackBacking>(settings, dm, sys);
     case PoolMode::kDirect:
-      return std::make_unique<DirectBacking>(settings, dm);
+      return std::make_unique<DirectBacking>(settings, dm, sys);
     case PoolMode::kAdopted:
-      return std::make_unique<AdoptedBacking>(settings, dm);
+      return std::make_unique<AdoptedBacking>(settings, dm, sys);
   }
   throw Error("pool mode " + std::to_string(static_cast<int>(settings.mode)) + " is unknown");
 }

@@ -39,6 +39,13 @@ class PoolBacking {
   // that no loop holds is attached for as long as *keep lives (the tools want O_DIRECT, which
   // files on tmpfs refuse).
   virtual std::string OfflineMetadataDevice(std::unique_ptr<kernel::LoopHandle>* keep) const = 0;
+  // Whether thinsnap grows the pool's storage itself (loopback files); for devices autoextend
+  // only warns or runs the user's hook.
+  virtual bool GrowsItself() const = 0;
+  // Makes `path` (the recorded data or metadata path) at least `bytes` long: a loopback file is
+  // grown (the metadata spare with the metadata) and its loop told; a device must already be
+  // that long, else kUsage "grow the device itself first".
+  virtual void GrowTo(const std::string& path, uint64_t bytes) const = 0;
   // The files thinsnap created for the pool (data, metadata, spare), which destroy and an undone
   // create remove; empty for pools on devices.
   virtual std::vector<std::string> Files() const = 0;

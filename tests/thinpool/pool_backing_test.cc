@@ -115,6 +115,41 @@ TEST_F(PoolBackingTest, AdoptedPoolIsNamedByItsOwnerAndItsLiveTable) {
   EXPECT_EQ(b->MetadataDevice(), "/dev/vg/meta");  // read from the table, not recorded
 }
 
+TEST_F(PoolBackingTest, LoopbackGrowsItsFilesAndTheSpareWithTheMetadata) {
+  PoolSettings s = Settings(PoolMode::kLoopback);
+  std::unique_ptr<PoolBacking> b = MakePoolBacking(s, &dm_, &sys_);
+  EXPECT_TRUE(b->GrowsItself());
+  sys_.CreateSparseFile(s.data_path, 1 << 30);
+  sys_.CreateSparseFile(s.metadata_path, 16 << 20);
+  sys_.CreateSparseFile(s.metadata_spare, 16 << 20);
+  std::unique_ptr<kernel::LoopHandle> data = sys_.AttachLoop(s.data_path);
+  b->GrowTo(s.data_path, 2ull << 30);
+  EXPECT_EQ(sys_.SizeOf(s.data_path), 2ull << 30);
+  EXPECT_EQ(sys_.SizeOf(s.metadata_spare), 16u << 20);  // the data grows alone
+  b->GrowTo(s.metadata_path, 32 << 20);
+  EXPECT_EQ(sys_.SizeOf(s.metadata_path), 32u << 20);
+  EXPECT_EQ(sys_.SizeOf(s.metadata_spare), 32u << 20);  // a repair must fit into it
+}
+
+TEST_F(PoolBackingTest, DevicesAreGrownByTheirOwnerOnly) {
+  PoolSettings s = Settings(PoolMode::kDirect);
+  std::unique_ptr<PoolBacking> b = MakePoolBacking(s, &dm_, &sys_);
+  EXPECT_FALSE(b->GrowsItself());
+  EXPECT_FALSE(MakePoolBacking(Settings(PoolMode::kAdopted), &dm_, &sys_)->GrowsItself());
+  sys_.AddBlockDevice(s.data_path, 1ull << 30);
+  try {
+    b->GrowTo(s.data_path, 2ull << 30);
+    ADD_FAILURE() << "a device shorter than asked was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_NE(std::string(e.what()).find("/dev/nvme0n1 is only 1 GiB; grow the device itself"),
+              std::string::npos)
+        << e.what();
+  }
+  b->GrowTo(s.data_path, 1ull << 30);  // already that long: nothing to do
+  EXPECT_EQ(sys_.SizeOf(s.data_path), 1ull << 30);
+}
+
 TEST_F(PoolBackingTest, DmDeviceNodeTurnsMajorMinorIntoTheDmPath) {
   dm_.Create("vg-meta", {{0, 2048, "linear", "/dev/sdb 0"}}, {});
   kernel::DeviceInfo info = *dm_.Info("vg-meta");
