@@ -1,6 +1,7 @@
 #include "thinpool/real_system.h"
 
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -188,6 +189,26 @@ ToolResult RealSystem::RunHook(const std::string& command, const std::vector<std
   if (r.exit_code == 0) return {true, output};
   return {false,
           "exit status " + std::to_string(r.exit_code) + (output.empty() ? "" : ": " + output)};
+}
+
+std::vector<DeltaRange> RealSystem::ThinDelta(const std::string& metadata_device, uint32_t snap1,
+                                              uint32_t snap2) {
+  return kernel::ThinDelta(metadata_device, snap1, snap2, /*use_metadata_snap=*/true);
+}
+
+std::unique_ptr<BlockIo> RealSystem::OpenBlockIo(const std::string& device, bool writable) {
+  return OpenDirectBlockIo(device, writable);
+}
+
+void RealSystem::RandomBytes(void* out, size_t n) {
+  auto* p = static_cast<char*>(out);
+  while (n > 0) {
+    ssize_t r = ::getrandom(p, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) ThrowErrno("getrandom", errno);
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
 }
 
 std::vector<ThinUsage> RealSystem::ThinLs(const std::string& metadata_device, bool metadata_snap) {

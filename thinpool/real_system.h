@@ -41,6 +41,10 @@ class RealSystem : public System {
   ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;
   ToolResult RunHook(const std::string& command, const std::vector<std::string>& env) override;
   std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool metadata_snap) override;
+  std::vector<DeltaRange> ThinDelta(const std::string& metadata_device, uint32_t snap1,
+                                    uint32_t snap2) override;
+  std::unique_ptr<BlockIo> OpenBlockIo(const std::string& device, bool writable) override;
+  void RandomBytes(void* out, size_t n) override;
   LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
                              const LayerProgress& progress) override;
   std::vector<TreeChange> DiffTrees(const std::string& lower, const std::string& upper) override;

@@ -539,6 +539,49 @@ void FakeDeviceMapper::CheckLowWater(const std::string& pool, const PoolMetadata
   }
 }
 
+FakeDeviceMapper::ThinDisk FakeDeviceMapper::OpenThinDisk(const std::string& device_path) {
+  std::string name = ResolveDevice(device_path);
+  if (name.empty()) throw Error("open " + device_path + ": No such device", ErrorKind::kNotFound);
+  const Device& dev = devices_.at(name);
+  if (!dev.live || dev.live->empty() || dev.live->front().target != "thin") {
+    throw Error("open " + device_path + ": not an active thin device", ErrorKind::kNotFound);
+  }
+  ParsedThinTable t = ParseThinTableParams(dev.live->front().params);
+  std::string pool = ResolveDevice(t.pool_dev);
+  const TableLine* line = PoolLine(pool);
+  if (line == nullptr) throw Error("open " + device_path + ": pool not active");
+  ParsedPoolTable p = ParsePoolTableParams(line->params);
+  Thin& thin = metadata_.at(p.metadata_dev).thins.at(t.thin_id);
+  return {&thin.content, p.block_sectors * 512, dev.live->front().length * 512};
+}
+
+std::vector<DeltaRange> FakeDeviceMapper::ThinDelta(const std::string& metadata_dev, uint32_t a,
+                                                    uint32_t b) const {
+  const PoolMetadata& md = metadata_.at(metadata_dev);
+  if (!md.held_root) throw Error("thin_delta -m: no metadata snapshot is held");
+  const auto& left = md.thins.at(a).content;
+  const auto& right = md.thins.at(b).content;
+  std::map<uint64_t, DeltaRange::Kind> kinds;
+  for (const auto& [block, bytes] : left) {
+    auto it = right.find(block);
+    kinds[block] = it == right.end()     ? DeltaRange::Kind::kLeftOnly
+                   : it->second == bytes ? DeltaRange::Kind::kSame
+                                         : DeltaRange::Kind::kDifferent;
+  }
+  for (const auto& [block, bytes] : right) {
+    if (!left.count(block)) kinds[block] = DeltaRange::Kind::kRightOnly;
+  }
+  std::vector<DeltaRange> out;
+  for (const auto& [block, kind] : kinds) {
+    if (!out.empty() && out.back().kind == kind && out.back().begin + out.back().length == block) {
+      ++out.back().length;
+    } else {
+      out.push_back({kind, block, 1});
+    }
+  }
+  return out;
+}
+
 uint64_t FakeDeviceMapper::MapBlocks(const std::string& pool, uint32_t thin_id, uint64_t blocks) {
   if (PoolLine(pool) == nullptr) throw Error("MapBlocks: no active pool " + pool);
   PoolMetadata& md = metadata_.at(ParsePoolTableParams(PoolLine(pool)->params).metadata_dev);

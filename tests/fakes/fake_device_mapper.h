@@ -106,6 +106,25 @@ class FakeDeviceMapper : public DeviceMapper {
   // Raises the event counter of `name` (as the kernel does for pool events).
   void TriggerEvent(const std::string& name);
 
+  // Send/receive: the bytes of an active thin device, per pool block. A block that is absent is
+  // unmapped (reads as zeros); snapshots copy the map, delete drops it.
+  struct ThinDisk {
+    std::map<uint64_t, std::string>* blocks = nullptr;  // block number -> block_bytes bytes
+    uint64_t block_bytes = 0;
+    uint64_t size_bytes = 0;  // of the thin table
+  };
+  // REQUIRES: `device_path` (/dev/mapper/NAME) is an active thin device.
+  ThinDisk OpenThinDisk(const std::string& device_path);
+  // What `thin_delta -m --snap1 a --snap2 b` prints for that metadata, from the blocks' bytes
+  // (equal bytes count as same, which is what sharing means here). Needs a held metadata
+  // snapshot, like the real tool.
+  std::vector<DeltaRange> ThinDelta(const std::string& metadata_dev, uint32_t a, uint32_t b) const;
+  // The blocks of thin `id` whether or not it is active.
+  const std::map<uint64_t, std::string>& ThinBlocks(const std::string& metadata_dev,
+                                                    uint32_t id) const {
+    return metadata_.at(metadata_dev).thins.at(id).content;
+  }
+
   void InjectFailure(const InjectedFailure& failure);
   void ClearInjectedFailures() { failures_.clear(); }
 
@@ -145,7 +164,8 @@ class FakeDeviceMapper : public DeviceMapper {
     uint32_t minor = 0;
   };
   struct Thin {
-    std::vector<uint64_t> blocks;  // data block numbers, in mapping order
+    std::vector<uint64_t> blocks;             // data block numbers, in mapping order
+    std::map<uint64_t, std::string> content;  // logical block -> bytes (ThinDisk)
   };
   struct PoolMetadata {
     uint64_t transaction_id = 0;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "base/error.h"
@@ -233,6 +234,95 @@ std::vector<ThinUsage> FakeSystem::ThinLs(const std::string& metadata_device, bo
     out.push_back({r.dev_id, r.mapped_blocks, r.exclusive_blocks, r.shared_blocks});
   }
   return out;
+}
+
+std::vector<DeltaRange> FakeSystem::ThinDelta(const std::string& metadata_device, uint32_t snap1,
+                                              uint32_t snap2) {
+  if (thin_delta_fails) throw Error("thin_delta: exit status 1: bad metadata");
+  std::string dev = metadata_device;
+  if (auto loop = FindLoop(metadata_device)) dev = *loop;
+  return dm_->ThinDelta(dev, snap1, snap2);
+}
+
+namespace {
+
+class FakeBlockIo : public BlockIo {
+ public:
+  FakeBlockIo(FakeDeviceMapper::ThinDisk disk, FakeSystem* sys, bool writable)
+      : disk_(disk), sys_(sys), writable_(writable) {}
+
+  void ReadAt(uint64_t offset, void* buf, size_t n) override {
+    Check(offset, n, "read");
+    auto* out = static_cast<char*>(buf);
+    for (size_t done = 0; done < n;) {
+      uint64_t block = (offset + done) / disk_.block_bytes;
+      uint64_t in = (offset + done) % disk_.block_bytes;
+      size_t k = std::min<uint64_t>(n - done, disk_.block_bytes - in);
+      auto it = disk_.blocks->find(block);
+      if (it == disk_.blocks->end()) {
+        std::memset(out + done, 0, k);
+      } else {
+        std::memcpy(out + done, it->second.data() + in, k);
+      }
+      done += k;
+    }
+  }
+
+  void WriteAt(uint64_t offset, const void* buf, size_t n) override {
+    Check(offset, n, "write");
+    if (!writable_) throw Error("write: read-only", ErrorKind::kFailure, EBADF);
+    if (sys_->fail_write_after == 0)
+      throw Error("write: Input/output error", ErrorKind::kFailure, EIO);
+    if (sys_->fail_write_after > 0) --sys_->fail_write_after;
+    const auto* in_bytes = static_cast<const char*>(buf);
+    for (size_t done = 0; done < n;) {
+      uint64_t block = (offset + done) / disk_.block_bytes;
+      uint64_t in = (offset + done) % disk_.block_bytes;
+      size_t k = std::min<uint64_t>(n - done, disk_.block_bytes - in);
+      std::string& b = (*disk_.blocks)[block];
+      if (b.empty()) b.assign(disk_.block_bytes, '\0');
+      std::memcpy(b.data() + in, in_bytes + done, k);
+      done += k;
+    }
+  }
+
+  void Discard(uint64_t offset, uint64_t length) override {
+    Check(offset, length, "discard");
+    sys_->block_io_log.push_back("discard " + std::to_string(offset) + "+" +
+                                 std::to_string(length));
+    uint64_t first = (offset + disk_.block_bytes - 1) / disk_.block_bytes;
+    uint64_t end = (offset + length) / disk_.block_bytes;
+    for (uint64_t b = first; b < end; ++b) disk_.blocks->erase(b);
+  }
+
+  void Flush() override {}
+  void Close() override {}
+  uint64_t size() const override { return disk_.size_bytes; }
+
+ private:
+  void Check(uint64_t offset, uint64_t n, const char* op) {
+    if (offset % 512 || n % 512 || offset + n > disk_.size_bytes) {
+      throw Error(
+          std::string(op) + ": bad range " + std::to_string(offset) + "+" + std::to_string(n),
+          ErrorKind::kFailure, EINVAL);
+    }
+  }
+
+  FakeDeviceMapper::ThinDisk disk_;
+  FakeSystem* sys_;
+  bool writable_;
+};
+
+}  // namespace
+
+std::unique_ptr<BlockIo> FakeSystem::OpenBlockIo(const std::string& device, bool writable) {
+  block_io_log.push_back("open " + device + (writable ? " rw" : " ro"));
+  return std::make_unique<FakeBlockIo>(dm_->OpenThinDisk(device), this, writable);
+}
+
+void FakeSystem::RandomBytes(void* out, size_t n) {
+  auto* p = static_cast<uint8_t*>(out);
+  for (size_t i = 0; i < n; ++i) p[i] = static_cast<uint8_t>((++random_counter) * 37);
 }
 
 LayerApplyStats FakeSystem::ApplyLayer(int tar_fd, const std::string&,

@@ -58,6 +58,12 @@ class FakeSystem : public System {
     return hook_result;
   }
   std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool) override;
+  std::vector<DeltaRange> ThinDelta(const std::string& metadata_device, uint32_t snap1,
+                                    uint32_t snap2) override;
+  // An in-memory device over FakeDeviceMapper::OpenThinDisk: writes fill whole blocks (zeros
+  // around the written bytes, as a pool that zeroes new blocks), discards drop whole blocks.
+  std::unique_ptr<BlockIo> OpenBlockIo(const std::string& device, bool writable) override;
+  void RandomBytes(void* out, size_t n) override;
   LayerApplyStats ApplyLayer(int tar_fd, const std::string& root,
                              const LayerProgress& progress) override;
   // Compares the trees of the devices mounted at `lower` and `upper` like layers::DiffTrees:
@@ -98,6 +104,11 @@ class FakeSystem : public System {
   ToolResult hook_result{true, ""};
   std::vector<std::pair<std::string, std::string>> repairs;  // from, to
   int64_t now_ns = 1'700'000'000'000'000'000;
+  // Send/receive: the write that fails with EIO after this many succeeded (-1: none).
+  int fail_write_after = -1;
+  bool thin_delta_fails = false;
+  std::vector<std::string> block_io_log;  // "open /dev/mapper/x rw", "discard 0+65536", ...
+  uint64_t random_counter = 0;
 
  private:
   FakeDeviceMapper* dm_;

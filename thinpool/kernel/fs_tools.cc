@@ -1,6 +1,8 @@
 #include "thinpool/kernel/fs_tools.h"
 
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "base/error.h"
 #include "thinpool/kernel/process.h"
@@ -107,6 +109,62 @@ std::vector<ThinLsRow> ThinLs(const std::string& metadata_dev, bool use_metadata
   if (use_metadata_snap) argv.push_back("-m");
   argv.push_back(metadata_dev);
   return ParseThinLs(RunCommand(argv).stdout_text);
+}
+
+namespace {
+
+// The value of attribute `name` in an XML element line, or nullopt.
+std::optional<uint64_t> Attribute(const std::string& line, const std::string& name) {
+  const std::string key = " " + name + "=\"";
+  size_t at = line.find(key);
+  if (at == std::string::npos) return std::nullopt;
+  at += key.size();
+  size_t end = line.find('"', at);
+  if (end == std::string::npos) return std::nullopt;
+  return ParseCount(line.substr(at, end - at), line);
+}
+
+}  // namespace
+
+std::vector<DeltaRange> ParseThinDelta(const std::string& output) {
+  static const std::pair<const char*, DeltaRange::Kind> kKinds[] = {
+      {"<same ", DeltaRange::Kind::kSame},
+      {"<different ", DeltaRange::Kind::kDifferent},
+      {"<left_only ", DeltaRange::Kind::kLeftOnly},
+      {"<right_only ", DeltaRange::Kind::kRightOnly}};
+  std::vector<DeltaRange> out;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    const size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos) continue;
+    std::string_view tag(line.c_str() + start);
+    // "<diff " and not "<different ": the element names share a prefix.
+    if (tag.starts_with("<superblock ") || tag.starts_with("</superblock>") ||
+        tag.starts_with("<diff ") || tag.starts_with("</diff>")) {
+      continue;
+    }
+    bool matched = false;
+    for (const auto& [prefix, kind] : kKinds) {
+      if (!tag.starts_with(prefix)) continue;
+      auto begin = Attribute(line, "begin"), length = Attribute(line, "length");
+      if (!begin || !length || *length == 0) break;
+      out.push_back({kind, *begin, *length});
+      matched = true;
+    }
+    if (!matched) {
+      throw Error("malformed thin_delta line \"" + line + "\"", ErrorKind::kCorrupt);
+    }
+  }
+  return out;
+}
+
+std::vector<DeltaRange> ThinDelta(const std::string& metadata_dev, uint32_t snap1, uint32_t snap2,
+                                  bool use_metadata_snap) {
+  std::vector<std::string> argv = {"thin_delta"};
+  if (use_metadata_snap) argv.push_back("-m");
+  argv.insert(argv.end(),
+              {"--snap1", std::to_string(snap1), "--snap2", std::to_string(snap2), metadata_dev});
+  return ParseThinDelta(RunCommand(argv).stdout_text);
 }
 
 void ThinRepair(const std::string& in, const std::string& out) {

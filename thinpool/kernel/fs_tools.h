@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/fs_type.h"
+#include "thinpool/kernel/system.h"
 
 namespace thinsnap::kernel {
 
@@ -54,6 +55,16 @@ struct ThinLsRow {
 std::vector<ThinLsRow> ThinLs(const std::string& metadata_dev, bool use_metadata_snap);
 // Parses thin_ls output in that column order; throws kCorrupt quoting a malformed line.
 std::vector<ThinLsRow> ParseThinLs(const std::string& output);
+
+// thin_delta [-m] --snap1 <a> --snap2 <b> <metadata_dev>. With a == b every mapped range of a
+// comes back as kSame: that is how a full send finds what is provisioned. On a live pool pass
+// use_metadata_snap=true after `reserve_metadata_snap`.
+std::vector<DeltaRange> ThinDelta(const std::string& metadata_dev, uint32_t snap1, uint32_t snap2,
+                                  bool use_metadata_snap);
+// Parses thin_delta's XML (one element per line: <same|different|left_only|right_only
+// begin=".." length=".."/>, with <superblock>/<diff> around them); throws kCorrupt quoting a
+// malformed line. The ranges come back in the tool's order (ascending).
+std::vector<DeltaRange> ParseThinDelta(const std::string& output);
 
 // thin_repair -i <in> -o <out>. Throws on failure.
 void ThinRepair(const std::string& in, const std::string& out);

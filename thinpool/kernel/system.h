@@ -14,6 +14,7 @@
 
 #include "base/fs_type.h"
 #include "base/tree_change.h"
+#include "thinpool/kernel/block_io.h"
 
 namespace thinsnap::kernel {
 
@@ -31,6 +32,15 @@ struct ThinUsage {
   uint64_t mapped_blocks = 0;
   uint64_t exclusive_blocks = 0;
   uint64_t shared_blocks = 0;
+};
+
+// One range of `thin_delta` output, in pool blocks: how thin 2 (the newer) differs from thin 1.
+struct DeltaRange {
+  enum class Kind : uint8_t { kSame, kDifferent, kLeftOnly, kRightOnly };
+  Kind kind = Kind::kSame;
+  uint64_t begin = 0;   // first block
+  uint64_t length = 0;  // blocks
+  bool operator==(const DeltaRange&) const = default;
 };
 
 struct ToolResult {
@@ -93,6 +103,15 @@ class System {
   // thin_check --clear-needs-check-flag: after a clean check, lets the kernel load it rw again.
   virtual ToolResult ThinClearNeedsCheck(const std::string& metadata_device) = 0;
   virtual std::vector<ThinUsage> ThinLs(const std::string& metadata_device, bool metadata_snap) = 0;
+  // thin_delta -m --snap1 <snap1> --snap2 <snap2> on a live pool's metadata snapshot (the caller
+  // holds `reserve_metadata_snap`). snap1 == snap2 lists the mapped ranges of that thin.
+  virtual std::vector<DeltaRange> ThinDelta(const std::string& metadata_device, uint32_t snap1,
+                                            uint32_t snap2) = 0;
+
+  // Send and receive: O_DIRECT positioned I/O and discards on a (thin) block device.
+  virtual std::unique_ptr<BlockIo> OpenBlockIo(const std::string& device, bool writable) = 0;
+  // Fills `out` with random bytes (getrandom): device identities.
+  virtual void RandomBytes(void* out, size_t n) = 0;
 
   // A user's command (the autoextend hook), run through /bin/sh -c with `env` ("NAME=value")
   // added to the environment. Never throws for a failing command: ok is false and output holds
