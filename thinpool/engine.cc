@@ -253,6 +253,9 @@ DeviceRecord Engine::Impl::NewRecord(const std::string& name, DeviceKind kind, u
   rec.size_bytes = size;
   rec.fs = fs;
   rec.created_ns = sys->NowNs();
+  DeviceUuid uuid;
+  sys->RandomBytes(uuid.data(), uuid.size());
+  rec.labels["thinsnap.uuid"] = FormatUuid(MakeUuidV4(uuid));
   return rec;
 }
 

@@ -21,6 +21,7 @@
 #include "metadata/lock.h"
 #include "metadata/records.h"
 #include "metadata/store.h"
+#include "metadata/stream.h"
 #include "thinpool/kernel/device_mapper.h"
 #include "thinpool/kernel/system.h"
 #include "thinpool/kernel/thin_status.h"
@@ -35,6 +36,30 @@ struct ImportProgress {
   uint64_t entries = 0;  // tar entries applied so far
   int64_t elapsed_ns = 0;
   bool done = false;  // the last call: the import finished or failed
+};
+
+// Where a send or receive stands, for a live progress line.
+struct TransferProgress {
+  std::string name;
+  bool receiving = false;
+  uint64_t data_bytes = 0;   // device bytes read (send) or written (receive) so far
+  uint64_t total_bytes = 0;  // send: the data bytes to read; receive: 0 (unknown until the end)
+  uint64_t wire_bytes = 0;   // stream bytes so far
+  int64_t elapsed_ns = 0;
+  bool done = false;  // the last call: the transfer finished or failed
+};
+
+// What a send or receive did (`--json` prints it).
+struct TransferStats {
+  std::string name, base;       // base empty: a full stream
+  std::string uuid, base_uuid;  // identities (FormatUuid)
+  DeviceKind kind = DeviceKind::kVolume;
+  uint64_t device_size = 0;
+  uint64_t wire_bytes = 0;      // the whole stream
+  uint64_t data_bytes = 0;      // device bytes carried as data
+  uint64_t unmapped_bytes = 0;  // device bytes carried as unmaps
+  uint64_t data_ranges = 0, unmap_ranges = 0;
+  int64_t elapsed_ns = 0;
 };
 
 struct EngineOptions {
@@ -58,6 +83,8 @@ struct EngineOptions {
   // `import_progress_after_ms`, then once with done = true (only if it was called before).
   std::function<void(const ImportProgress&)> import_progress;
   int import_progress_after_ms = 1000;
+  // Send and receive: called about 4 times a second, then once with done = true.
+  std::function<void(const TransferProgress&)> transfer_progress;
 };
 
 struct PoolCreateOptions {
@@ -289,6 +316,21 @@ class Engine {
 
   // The name of the device with thin id `id`; empty when there is none (kNoParent: none).
   std::string NameOf(uint32_t id) const;
+
+  // --- send and receive (thinpool/engine_send.cc; the stream is metadata/stream.h) ---
+  // Writes NAME as a stream to `out`: with an empty `base` its provisioned ranges; otherwise
+  // what differs from BASE (the pool's own metadata through thin_delta: changed ranges as data,
+  // ranges BASE has and NAME no longer has as unmaps). BASE must be unchanged since it was made
+  // (a read-only layer, or a device never activated or mounted read-write) so that a receiver
+  // holding BASE's identity holds BASE's bytes. Gives NAME (and BASE) an identity first if an
+  // older thinsnap made it without one.
+  TransferStats Send(const std::string& name, const std::string& base, ByteSink* out);
+  // Applies a stream from `in` into a new device NAME (a snapshot of the base the stream names,
+  // which must be here, hold that identity and be unchanged; or a new thin device). NAME
+  // appears only once the whole stream has verified; on any failure nothing is left. A receive
+  // killed midway leaves a hidden device that the next Open removes.
+  TransferStats Receive(const std::string& name, const std::string& base, ByteSource* in);
+
   const Store& store() const { return *store_; }
   std::string PoolName() const;
 

@@ -52,6 +52,7 @@ void Engine::SealLayer(const std::string& name) {
   rec.read_only = true;
   rec.active = false;
   rec.labels.erase(kImporting);
+  m.NewIdentity(&rec);
   m.UpdateRecord(rec);
 }
 
@@ -110,7 +111,7 @@ DeviceRecord Engine::ImportLayer(const std::string& name, const std::string& par
 DeviceRecord Engine::CreateEmptyLayer(const std::string& name, const NewDeviceOptions& extra) {
   Impl& m = *impl_;
   DeviceRecord rec = CreateLayer(name, "");
-  rec.labels = extra.labels;
+  m.ReplaceLabels(&rec, extra.labels);
   rec.labels[kImporting] = "1";  // half-made until sealed: check and repair know it by this
   m.UpdateRecord(rec);
   try {
@@ -158,7 +159,7 @@ DeviceRecord Engine::CreateContainer(const std::string& name, const std::string&
   }
   m.CheckSpace("container create " + name);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
-  rec.labels = extra.labels;
+  m.ReplaceLabels(&rec, extra.labels);
   rec.read_only = extra.read_only;
   m.CreateDevice(rec, &layer);
   if (want > layer.size_bytes) m.GrowOrRollBack(rec, "container create " + name);
@@ -201,7 +202,8 @@ DeviceRecord Engine::CommitInPlace(const std::string& container, const std::stri
   rec.kind = DeviceKind::kLayer;
   rec.read_only = true;
   rec.active = false;
-  rec.labels = labels;
+  m.ReplaceLabels(&rec, labels);
+  m.NewIdentity(&rec);
   m.UpdateRecord(rec);
   return rec;
 }
@@ -211,7 +213,7 @@ DeviceRecord Engine::SetLabels(const std::string& name,
   Impl& m = *impl_;
   m.RequirePool();
   DeviceRecord rec = m.Find(name);
-  rec.labels = labels;
+  m.ReplaceLabels(&rec, labels);
   m.UpdateRecord(rec);
   return rec;
 }
@@ -296,6 +298,7 @@ DeviceRecord Engine::Grow(const std::string& name, uint64_t size) {
                     FormatSize(size) + "; thin devices only grow",
                 ErrorKind::kUsage);
   }
+  m.MarkWritten(&rec);  // resize2fs / xfs_growfs write to it
   if (size > rec.size_bytes) {
     m.CheckSpace("grow " + name);
     // The record first: the pool keeps no sizes, so this journal record (fdatasync'd) is the
@@ -324,6 +327,7 @@ std::string Engine::Activate(const std::string& name) {
   if (rec.state == DeviceState::kDeletePending) {
     throw Error("'" + name + "' is being removed", ErrorKind::kBusy);
   }
+  m.MarkWritten(&rec);
   std::string path = m.ActivateThin(rec);
   if (!rec.active) {
     rec.active = true;
@@ -371,6 +375,7 @@ std::string Engine::Mount(const std::string& name, const std::string& dir_arg) {
     throw Error("'" + name + "' is already mounted at " + rec.mountpoint, ErrorKind::kBusy);
   }
   m.sys->MakeDirs(dir);
+  m.MarkWritten(&rec);
   std::string dev = m.ActivateThin(rec);
   m.sys->Mount(dev, dir, rec.fs, m.MountOptions(rec, false));
   if (rec.fs == FsType::kXfs && !rec.read_only) m.sys->SetXfsEnospcRetries(dev, 3);

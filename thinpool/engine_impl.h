@@ -143,6 +143,23 @@ struct Engine::Impl {
   DeviceRecord NewRecord(const std::string& name, DeviceKind kind, uint32_t parent, uint64_t size,
                          FsType fs);
 
+  // --- identities (engine_send.cc) ---
+  // The device's identity, given one (recorded, synced) when it has none yet.
+  DeviceUuid EnsureUuid(DeviceRecord* rec);
+  const DeviceRecord* FindByUuid(const std::string& uuid);
+  // Before a device is handed out writable: records (synced) that its bytes may change, so it
+  // is no longer a valid base for an incremental stream.
+  void MarkWritten(DeviceRecord* rec);
+  // Replaces rec->labels with `labels`, keeping the identity labels above (services replace
+  // a device's labels wholesale; its identity is not theirs to drop).
+  void ReplaceLabels(DeviceRecord* rec, std::map<std::string, std::string> labels);
+  // A fresh identity for a device that becomes a read-only layer (seal, commit in place): its
+  // bytes may differ from what an earlier send of it carried, so no receiver's copy of that may
+  // pass for it. The caller records the change.
+  void NewIdentity(DeviceRecord* rec);
+  // Removes devices that a killed receive left behind (hidden, labelled thinsnap.receiving).
+  void RemoveAbandonedReceives(std::vector<std::string>* notes);
+
   // --- pool ---
   // A direct-mode metadata spare: a block device of its own, unused, at least the metadata's size.
   void CheckSpareDevice(const PoolSettings& s, const std::string& spare);

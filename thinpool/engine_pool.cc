@@ -438,6 +438,7 @@ void Engine::Impl::ReconcileIfActive(std::vector<std::string>* notes) {
   }
   std::string note = Transactor(&store(), dm, PoolName()).Reconcile();
   if (!note.empty()) notes->push_back("recovery: " + note);
+  RemoveAbandonedReceives(notes);
   if (catalog().config().count("gc.pending") && catalog().config().at("gc.pending") == "1") {
     FinishDeferredDeletes(notes);
   }
