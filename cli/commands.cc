@@ -42,6 +42,7 @@ int RunCommandLine(const std::vector<std::string>& args, Program* program) {
   AddQueryCommands(&app, program);
   AddBenchCommands(&app, program);
   AddServeCommand(&app, program);
+  AddSendReceiveCommands(&app, program);
   // Before CLI11: it would answer an unknown word with "A subcommand is required", or with the
   // top-level help and exit 0 when --help follows it.
   std::vector<std::string> words(args.empty() ? args.end() : args.begin() + 1, args.end());

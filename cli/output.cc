@@ -38,6 +38,21 @@ std::string FormatTime(int64_t ns) {
   return buf;
 }
 
+uint64_t BytesPerSecond(uint64_t bytes, int64_t ns) {
+  return ns > 0 ? static_cast<uint64_t>(static_cast<double>(bytes) * 1e9 / static_cast<double>(ns))
+                : 0;
+}
+
+std::string FormatTransferProgress(const TransferProgress& p) {
+  std::string line = std::string(p.receiving ? "receiving " : "sending ") + p.name + ": " +
+                     FormatSize(p.data_bytes);
+  if (p.total_bytes > 0) {
+    line += " of " + FormatSize(p.total_bytes) + " (" +
+            std::to_string(p.data_bytes * 100 / p.total_bytes) + "%)";
+  }
+  return line + ", " + FormatSize(BytesPerSecond(p.wire_bytes, p.elapsed_ns)) + "/s";
+}
+
 namespace {
 
 constexpr EnumName<DeviceState> kStateNames[] = {{DeviceState::kReady, "ready"},

@@ -30,6 +30,10 @@ void PrintPoolReport(const PoolReport& report);
 void PrintDeviceView(const DeviceView& view);
 
 std::string FormatTime(int64_t ns);
+// bytes / (ns / 1e9), 0 when ns <= 0.
+uint64_t BytesPerSecond(uint64_t bytes, int64_t ns);
+// "sending golden: 312 MiB of 1.0 GiB (31%), 95 MiB/s": the live line of send and receive.
+std::string FormatTransferProgress(const TransferProgress& p);
 
 }  // namespace thinsnap::cli
 

@@ -55,11 +55,15 @@ Engine& Program::engine(bool create_root) {
   opts.progress = [tty, verbose](const std::string& line) {
     if (tty || verbose) std::cerr << line << "\n";
   };
-  // A live line on a terminal only: rewritten in place, ended when the import ends.
+  // A live line on a terminal only: rewritten in place, ended when the import or transfer ends.
   if (tty) {
     opts.import_progress = [](const ImportProgress& p) {
       std::cerr << "\r" << FormatImportProgress(p.name, p.bytes, p.entries, p.elapsed_ns)
                 << "\033[K" << (p.done ? "\n" : "") << std::flush;
+    };
+    opts.transfer_progress = [](const TransferProgress& p) {
+      std::cerr << "\r" << FormatTransferProgress(p) << "\033[K" << (p.done ? "\n" : "")
+                << std::flush;
     };
   }
   engine_ = Engine::Open(global_.root, dm(), sys(), opts);
