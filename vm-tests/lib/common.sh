@@ -104,3 +104,12 @@ pool_status_field() {
 sectors_of() {
   blockdev --getsz "$1"
 }
+
+# sha_of_clone ROOT NAME: sha256 of thinsnap device NAME (on root ROOT) read through a throwaway
+# clone, so that NAME itself is never activated writable (it stays a valid base for send --from).
+sha_of_clone() {
+  thinsnap --root "$1" volume clone "$2" "$2-sha" >/dev/null || fail "clone $2"
+  _d=$(thinsnap --root "$1" activate "$2-sha") || fail "activate $2-sha"
+  sha_of "$_d"
+  thinsnap --root "$1" rm "$2-sha" >/dev/null || fail "rm $2-sha"
+}
