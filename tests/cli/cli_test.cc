@@ -2,6 +2,7 @@
 // one line for usage errors) and the --json shapes of ls, inspect, pool status, pool check, df,
 // which programs parse. Each Run is one "process": a fresh Program over the same fakes.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -228,6 +229,43 @@ TEST_F(CliTest, PoolCheckJsonAndText) {
   EXPECT_EQ(orphan["Code"], "orphan_device");
   EXPECT_EQ(orphan["Device"], "id 77");
   EXPECT_EQ(orphan["Message"], j["Problems"][0]);
+}
+
+TEST_F(CliTest, SendToAFileAndReceiveFromIt) {
+  CreatePool();
+  ASSERT_EQ(Run({"volume", "create", "v", "--size", "64M", "--fs", "none"}).status, 0);
+  ASSERT_EQ(Run({"volume", "clone", "v", "s1"}).status, 0);
+  const std::string file = root_ + "/s1.ts";
+  nlohmann::json sent = Json({"send", "s1", "-o", file});
+  for (const char* key :
+       {"Name", "Base", "Uuid", "BaseUuid", "Kind", "DeviceSize", "WireBytes", "DataBytes",
+        "UnmappedBytes", "DataRanges", "UnmapRanges", "Seconds", "BytesPerSecond"}) {
+    EXPECT_TRUE(sent.contains(key)) << key;
+  }
+  EXPECT_EQ(sent["Name"], "s1");
+  EXPECT_EQ(sent["Kind"], "volume");
+  EXPECT_EQ(sent["DeviceSize"], 64 << 20);
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(sent["WireBytes"], static_cast<uint64_t>(st.st_size));
+
+  // The pool already holds that identity: refused in one line, exit 1.
+  Outcome again = Run({"receive", "copy", "-i", file});
+  EXPECT_EQ(again.status, 1);
+  EXPECT_NE(again.err.find("already holds that device"), std::string::npos) << again.err;
+  EXPECT_EQ(std::count(again.err.begin(), again.err.end(), '\n'), 1) << again.err;
+
+  ASSERT_EQ(Run({"rm", "s1"}).status, 0);
+  ExpectUsageError(Run({"receive", "x", "--from", "v", "-i", file}), "is a full one");
+  Outcome got = Run({"receive", "copy", "-i", file});
+  ASSERT_EQ(got.status, 0) << got.err;
+  EXPECT_EQ(got.out, "copy\n");
+  nlohmann::json in = Json({"inspect", "copy"});
+  EXPECT_EQ(in["Labels"]["thinsnap.uuid"], sent["Uuid"]);
+  EXPECT_EQ(in["DeviceSize"], 64 << 20);
+
+  ExpectUsageError(Run({"send", "copy", "--from", "copy", "-o", file}),
+                   "--from names the device itself");
 }
 
 }  // namespace
