@@ -98,7 +98,8 @@ class SendReceiveTest : public ::testing::Test {
     EXPECT_EQ(std::set<uint32_t>(ids.begin(), ids.end()), catalog);
     EXPECT_FALSE(p.engine->store().pending().has_value());
     CheckReport r = p.engine->Check();
-    EXPECT_TRUE(r.problems.empty()) << (r.problems.empty() ? "" : r.problems.front());
+    const std::vector<std::string> problems = r.problems();
+    EXPECT_TRUE(problems.empty()) << (problems.empty() ? "" : problems.front());
     for (const DeviceRecord& rec : p.engine->List()) {
       EXPECT_FALSE(p.engine->Inspect(rec.name).active) << rec.name;
     }
