@@ -211,6 +211,12 @@ struct ReserveReport {
   bool under = false;  // free data or metadata space is at or below the reserve
   bool near = false;   // past the low-water mark (no further kernel event will come) or stopped
   uint64_t data_reserve_blocks = 0, metadata_reserve_blocks = 0;
+  // Pool usage when it was looked at: the monitor looks again as soon as usage grows under
+  // the reserve (a container that starts allocating there is stopped in turn).
+  uint64_t data_used_blocks = 0, metadata_used_blocks = 0;
+  // Past the low-water mark: sectors mapped by each mounted writable filesystem's thin device
+  // (by device id) when it was looked at; the next look compares against them (ReserveOptions).
+  std::map<uint32_t, uint64_t> mapped;
   std::vector<std::string> did;  // one line per filesystem stopped or resumed, or failure
   // defer_freeze: mountpoints to freeze (FIFREEZE) once the root's lock is released; a freeze
   // writes back dirty data and, on a queueing pool that fills, waits for growth.
@@ -220,6 +226,9 @@ struct ReserveReport {
 struct ReserveOptions {
   bool autoextend = true;     // grow (loopback) or warn first, as MaybeAutoextend
   bool defer_freeze = false;  // see ReserveReport::freeze_later
+  // ReserveReport::mapped of the previous look (the monitor's last turn): who allocated since
+  // decides who is shut down. Without it the engine watches the devices for 150 ms.
+  const std::map<uint32_t, uint64_t>* previous_mapped = nullptr;
 };
 
 // One turn of `pool monitor`, taken under the lock (Engine::MonitorTurn).
@@ -263,17 +272,22 @@ class Engine {
   // The space reserve (README "Space"), the one entry point for `pool monitor`, a serving
   // daemon and the commands that free space. When free data or metadata space is at or below
   // the reserve, it autoextends first; if the pool is still there, it stops every mounted,
-  // writable filesystem of the pool before the pool is full, so that the blocks left let each
-  // one flush its log: --on-full error shuts it down (ext4 EXT4_IOC_SHUTDOWN, xfs
-  // XFS_IOC_GOINGDOWN, with log flush: writers get EIO at once, fsync'd data stays), --on-full
-  // queue freezes it (writers wait). Each stopped device is recorded and listed by Status().
+  // writable filesystem before the pool is full, so that the blocks left let each one flush
+  // its log. --on-full error shuts down (ext4 EXT4_IOC_SHUTDOWN, xfs XFS_IOC_GOINGDOWN, with log
+  // flush: writers get EIO at once, fsync'd data stays) the ones that are allocating pool
+  // blocks: those whose thin device's mapped count grew since the previous look (or over 150
+  // ms) by at least an eighth of the largest growth; it freezes the others, whose reads go on
+  // (their writers wait). On a pool already full it shuts down every one. --on-full queue
+  // freezes all of them (writers wait; reads go on). Each stopped device is recorded and
+  // listed by Status().
   // When space is above the reserve again it thaws the frozen ones and remounts the shut-down
   // ones that nothing holds open (the others wait for `thinsnap mount NAME`). Failures are
   // lines in `did`, never thrown for one device.
   ReserveReport EnforceReserve(const ReserveOptions& opts = {});
   // Reads the pool's event counter, autoextends if due, enforces the reserve. See
   // RunPoolMonitor.
-  MonitorTurn TakeMonitorTurn();
+  // `previous`: the last turn's reserve.mapped (or nullptr).
+  MonitorTurn TakeMonitorTurn(const std::map<uint32_t, uint64_t>* previous = nullptr);
 
   // --- devices ---
   DeviceRecord CreateLayer(const std::string& name, const std::string& parent);
@@ -356,9 +370,9 @@ struct MonitorOptions {
 // without the lock for the pool's next dm event (the low-water mark, set at the autoextend
 // threshold or --min-free-space, or the kernel's metadata threshold). The kernel raises the
 // low-water event once per table load, so past it the monitor reads the pool's status every
-// near_poll_ms instead, until the reserve is crossed either way, the event counter moves, or
-// near_turn_ms have passed (a due autoextend hook then runs again, as dmeventd retries).
-// Errors of one turn are reported and the loop goes on.
+// near_poll_ms instead, until the reserve is crossed either way, usage grows while under the
+// reserve, the event counter moves, or near_turn_ms have passed (a due autoextend hook then runs
+// again, as dmeventd retries). Errors of one turn are reported and the loop goes on.
 void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::System* sys,
                     const EngineOptions& engine_opts, const MonitorOptions& opts);
 

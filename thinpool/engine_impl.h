@@ -171,9 +171,17 @@ struct Engine::Impl {
   std::optional<std::string> StoppedHow(const std::string& name);  // "shutdown", "frozen"
   void ForgetStopped(const std::string& name);                     // no-op when not stopped
   std::vector<StoppedDevice> StoppedDevices();
-  // Shuts down (--on-full error) or freezes (queue) every mounted writable filesystem.
-  void StopWriters(const PoolSettings& s, const std::string& reason, bool defer_freeze,
-                   ReserveReport* report);
+  // The mounted writable filesystems that could be stopped (not stopped yet).
+  std::vector<DeviceRecord> RunningWriters();
+  // Sectors mapped by each device's thin device (missing: its status could not be read).
+  std::map<uint32_t, uint64_t> MappedSectors(const std::vector<DeviceRecord>& devices);
+  // Stops every filesystem of `running` at the reserve: --on-full queue freezes them all;
+  // --on-full error shuts down those allocating (see Engine::EnforceReserve), judged against
+  // `previous` or, without it, over a 150 ms wait, or all of them when the pool is `full`, and
+  // freezes the others.
+  void StopWriters(const PoolSettings& s, const std::string& reason, bool full, bool defer_freeze,
+                   const std::vector<DeviceRecord>& running,
+                   const std::map<uint32_t, uint64_t>* previous, ReserveReport* report);
   void ResumeStopped(ReserveReport* report);
   void FinishDeferredDeletes(std::vector<std::string>* done);
   // Offline (pool inactive): thin_repair from the metadata into the spare, thin_check of the

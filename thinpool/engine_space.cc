@@ -18,6 +18,8 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
+#include <utility>
 
 #include "base/error.h"
 #include "base/units.h"
@@ -122,6 +124,9 @@ Engine::Impl::AutoextendResult Engine::Impl::Autoextend(std::optional<Autoextend
 namespace {
 
 constexpr char kStoppedPrefix[] = "stopped.";
+// How long AllocatingNow watches the mapped counts: long enough for a writer's writeback to
+// map a block, short enough to hold the root's lock for.
+constexpr int kAllocationSampleMs = 150;
 
 struct StoppedEntry {
   std::string how, reason;
@@ -208,6 +213,8 @@ ReserveReport Engine::EnforceReserve(const ReserveOptions& opts) {
   uint64_t low_water = m.LowWaterBlocks(s, st.data_total_blocks * s.block_size);
   report.data_reserve_blocks = data_res;
   report.metadata_reserve_blocks = meta_res;
+  report.data_used_blocks = st.data_used_blocks;
+  report.metadata_used_blocks = st.metadata_used_blocks;
   bool has_reserve = data_res > 0 || meta_res > 0;
   // Past either low-water mark the kernel stays silent until the next table load: poll.
   uint64_t meta_low_water = std::max(2 * meta_res, st.metadata_low_watermark.value_or(0));
@@ -215,40 +222,107 @@ ReserveReport Engine::EnforceReserve(const ReserveOptions& opts) {
                  (free_of(st.data_used_blocks, st.data_total_blocks) <= low_water ||
                   free_of(st.metadata_used_blocks, st.metadata_total_blocks) <= meta_low_water)) ||
                 !m.StoppedDevices().empty();
+  std::vector<DeviceRecord> running;
+  if (report.near || report.under) {
+    running = m.RunningWriters();
+    report.mapped = m.MappedSectors(running);
+  }
   if (report.under) {
-    m.StopWriters(s, reason, opts.defer_freeze, &report);
+    bool full = st.data_used_blocks >= st.data_total_blocks ||
+                st.metadata_used_blocks >= st.metadata_total_blocks;
+    m.StopWriters(s, reason, full, opts.defer_freeze, running, opts.previous_mapped, &report);
   } else {
     m.ResumeStopped(&report);
   }
   return report;
 }
 
-void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason, bool defer_freeze,
-                               ReserveReport* report) {
-  bool queue = s.no_space == NoSpacePolicy::kQueue;
-  std::vector<DeviceRecord> targets;
+std::vector<DeviceRecord> Engine::Impl::RunningWriters() {
+  std::vector<DeviceRecord> out;
   catalog().ForEach([&](const DeviceRecord& rec) {
-    if (Writable(rec) && !StoppedHow(rec.name)) targets.push_back(rec);
-  });
-  for (const DeviceRecord& rec : targets) {
+    if (!Writable(rec) || StoppedHow(rec.name)) return;
     // Only a live mount of this very device: an ioctl on a plain directory would reach the
     // filesystem that holds it.
     std::vector<std::string> mounts = sys->MountsOf(dm->DevicePath(ThinName(rec.id)));
-    if (std::find(mounts.begin(), mounts.end(), rec.mountpoint) == mounts.end()) continue;
+    if (std::find(mounts.begin(), mounts.end(), rec.mountpoint) != mounts.end()) {
+      out.push_back(rec);
+    }
+  });
+  return out;
+}
+
+std::map<uint32_t, uint64_t> Engine::Impl::MappedSectors(const std::vector<DeviceRecord>& devices) {
+  std::map<uint32_t, uint64_t> out;
+  for (const DeviceRecord& rec : devices) {
+    // The kernel's own count, read without a flush.
+    try {
+      kernel::ThinStatus st = kernel::ParseThinStatus(dm->Status(ThinName(rec.id), true));
+      if (!st.failed) out[rec.id] = st.mapped_sectors;
+    } catch (const Error&) {
+      // Left out: StopWriters counts a device it cannot read as allocating, the safe side.
+    }
+  }
+  return out;
+}
+
+void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason, bool full,
+                               bool defer_freeze, const std::vector<DeviceRecord>& running,
+                               const std::map<uint32_t, uint64_t>* previous,
+                               ReserveReport* report) {
+  // Which filesystems are shut down; every other one is frozen.
+  std::set<uint32_t> shut;
+  if (s.no_space == NoSpacePolicy::kQueue || running.empty()) {
+    // queue: none; writers wait.
+  } else if (full) {
+    // No block left: a filesystem that writes now loses that write (a frozen one flushes
+    // first), so all of them stop writing at once.
+    for (const DeviceRecord& rec : running) shut.insert(rec.id);
+  } else {
+    // Shutting down stops reads too, so only the filesystems that allocate are shut down: each
+    // that grew by at least an eighth of the largest growth since the last look (an idle one's
+    // occasional metadata writeback does not count). A device whose status cannot be read
+    // counts as allocating; one not seen at the last look (mounted since) counts from now on.
+    std::map<uint32_t, uint64_t> before;
+    if (previous) {
+      before = *previous;
+    } else {
+      before = MappedSectors(running);
+      sys->SleepMs(kAllocationSampleMs);
+      report->mapped = MappedSectors(running);
+    }
+    const std::map<uint32_t, uint64_t>& now = report->mapped;
+    std::map<uint32_t, uint64_t> growth;
+    uint64_t largest = 0;
+    for (const DeviceRecord& rec : running) {
+      auto b = std::as_const(before).find(rec.id);
+      auto a = now.find(rec.id);
+      if (a == now.end()) {
+        shut.insert(rec.id);
+        continue;
+      }
+      growth[rec.id] = b == before.end() || a->second < b->second ? 0 : a->second - b->second;
+      largest = std::max(largest, growth[rec.id]);
+    }
+    for (const auto& [id, g] : growth) {
+      if (g > 0 && g >= largest / 8) shut.insert(id);
+    }
+  }
+  for (const DeviceRecord& rec : running) {
+    bool shutdown = shut.count(rec.id) > 0;
     std::string what = rec.name + " (" + rec.mountpoint + ")";
     try {
-      if (queue && !defer_freeze) sys->FreezeFilesystem(rec.mountpoint);
-      if (!queue) sys->ShutdownFilesystem(rec.mountpoint, rec.fs);
+      if (shutdown) sys->ShutdownFilesystem(rec.mountpoint, rec.fs);
+      if (!shutdown && !defer_freeze) sys->FreezeFilesystem(rec.mountpoint);
     } catch (const Error& e) {
       report->did.push_back(std::string("reserve: could not stop ") + what + ": " + e.what());
       continue;
     }
-    if (queue && defer_freeze) report->freeze_later.push_back(rec.mountpoint);
-    std::string how = queue ? "frozen" : "shutdown";
+    if (!shutdown && defer_freeze) report->freeze_later.push_back(rec.mountpoint);
+    std::string how = shutdown ? "shutdown" : "frozen";
     store().Update({Mutation::SetConfig(kStoppedPrefix + rec.name,
                                         how + " " + reason + " " + std::to_string(sys->NowNs()))});
     report->did.push_back("reserve: pool " + reason +
-                          " space at the reserve: " + (queue ? "froze " : "shut down ") + what);
+                          " space at the reserve: " + (shutdown ? "shut down " : "froze ") + what);
   }
 }
 
@@ -292,7 +366,7 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
   }
 }
 
-MonitorTurn Engine::TakeMonitorTurn() {
+MonitorTurn Engine::TakeMonitorTurn(const std::map<uint32_t, uint64_t>* previous) {
   Impl& m = *impl_;
   m.RequirePool();
   MonitorTurn turn;
@@ -304,14 +378,16 @@ MonitorTurn Engine::TakeMonitorTurn() {
   // once instead of being lost.
   turn.event_nr = info->event_nr;
   turn.did = MaybeAutoextend(&turn.hook);
-  turn.reserve = EnforceReserve({.autoextend = false, .defer_freeze = true});
+  turn.reserve =
+      EnforceReserve({.autoextend = false, .defer_freeze = true, .previous_mapped = previous});
   return turn;
 }
 
 namespace {
 
 // Past the low-water mark: reads the pool's status (no flush) every near_poll_ms until its event
-// counter moves, the pool crosses the reserve either way, or near_turn_ms have passed (then the
+// counter moves, the pool crosses the reserve either way, usage grows while under it, or
+// near_turn_ms have passed (then the
 // next turn looks again, and runs a hook that is still due, as dmeventd retries).
 void WatchReserve(kernel::DeviceMapper* dm, kernel::System* sys, const MonitorTurn& turn,
                   const MonitorOptions& opts) {
@@ -329,6 +405,11 @@ void WatchReserve(kernel::DeviceMapper* dm, kernel::System* sys, const MonitorTu
         (r.metadata_reserve_blocks > 0 &&
          free_of(st.metadata_used_blocks, st.metadata_total_blocks) <= r.metadata_reserve_blocks);
     if (under != r.under) return;
+    // Under the reserve, any growth is a writer not stopped yet: look at once.
+    if (under && (st.data_used_blocks > r.data_used_blocks ||
+                  st.metadata_used_blocks > r.metadata_used_blocks)) {
+      return;
+    }
   }
 }
 
@@ -346,17 +427,22 @@ void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::S
     if (line != last_failure) report(line);
     last_failure = line;
   };
+  // The last turn's mapped counts while past the low-water mark: who allocates between turns.
+  std::optional<std::map<uint32_t, uint64_t>> previous;
   while (!opts.keep_running || opts.keep_running()) {
     MonitorTurn turn;
+    const std::map<uint32_t, uint64_t>* previous_ptr = previous ? &*previous : nullptr;
     try {
       // The engine (and with it the root's lock) lives for this block only.
-      turn = Engine::Open(root, dm, sys, engine_opts)->TakeMonitorTurn();
+      turn = Engine::Open(root, dm, sys, engine_opts)->TakeMonitorTurn(previous_ptr);
     } catch (const Error& e) {
       report_failure(e);
       sys->SleepMs(opts.inactive_poll_ms);
       continue;
     }
     last_failure.clear();
+    previous.reset();
+    if (turn.reserve.near || turn.reserve.under) previous = turn.reserve.mapped;
     if (!turn.did.empty()) report(turn.did);
     for (const std::string& line : turn.reserve.did) report(line);
     for (const std::string& dir : turn.reserve.freeze_later) {

@@ -74,7 +74,9 @@ class FakeSystem : public System {
                      int out_fd) override;
   int64_t NowNs() override { return now_ns += 1000; }
   bool UdevRunning() override { return false; }
-  void SleepMs(int) override {}
+  void SleepMs(int) override {
+    if (on_sleep) on_sleep();
+  }
 
   // Test hooks.
   // Called first by CreateSparseFile, AttachLoop, ZeroStart and MakeFilesystem with the
@@ -90,6 +92,7 @@ class FakeSystem : public System {
   std::set<std::string> shut_down, frozen;    // mount dirs
   std::vector<std::string> fs_control_calls;  // "shutdown ext4 DIR", "freeze DIR", "thaw DIR"
   bool fs_control_fails = false;              // the next Shutdown/Freeze throws EIO
+  std::function<void()> on_sleep;             // runs in SleepMs: what happens meanwhile
   std::vector<std::string> grown, discarded;
   // device -> its files: path ("/etc/passwd") -> content; a directory's path ends in "/" and its
   // content is its metadata ("0755 root").

@@ -998,15 +998,24 @@ class ReserveTest : public EngineTest {
  protected:
   // A pool with a mounted container, a mounted read-only layer, a raw volume holding most of
   // the space, and `used_percent` of the data blocks mapped.
-  void MakePool(int used_percent) {
+  // c is the writer: it maps a block whenever the engine waits. With `idle`, a second mounted
+  // container d_ that writes nothing.
+  void MakePool(int used_percent, bool idle = false) {
     CreateLoopbackPool();
-    c_ = engine_->Mount(engine_->CreateContainer("c", "base", std::nullopt).name, "");
+    DeviceRecord c = engine_->CreateContainer("c", "base", std::nullopt);
+    c_ = engine_->Mount(c.name, "");
+    if (idle) d_ = engine_->Mount(engine_->CreateContainer("d", "base", std::nullopt).name, "");
     DeviceRecord v = engine_->CreateVolume("v", 1ull << 30, FsType::kNone);
     engine_->Activate("v");
     dm_.MapBlocks(engine_->PoolName(), v.id, kBlocks * used_percent / 100);
+    WhileWaitingWrites(c.id);
+  }
+  void WhileWaitingWrites(uint32_t id) {
+    std::string pool = engine_->PoolName();
+    sys_.on_sleep = [this, pool, id] { dm_.MapBlocks(pool, id, 1); };
   }
   static constexpr uint64_t kBlocks = (1ull << 30) / (64 << 10);
-  std::string c_;
+  std::string c_, d_;
 };
 
 TEST_F(ReserveTest, AboveTheReserveNothingIsStopped) {
@@ -1037,6 +1046,62 @@ TEST_F(ReserveTest, AtTheReserveMountedWritableFilesystemsAreShutDownAndListed) 
   EXPECT_TRUE(engine_->EnforceReserve().did.empty());
   EXPECT_EQ(sys_.fs_control_calls.size(), 1u);
   ExpectConsistent();
+}
+
+TEST_F(ReserveTest, AContainerThatIsNotAllocatingIsFrozenNotShutDown) {
+  MakePool(96, /*idle=*/true);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);
+  // c allocated while the engine watched: shut down. d did not: frozen, so its reads go on.
+  EXPECT_EQ(sys_.shut_down, std::set<std::string>{c_});
+  EXPECT_EQ(sys_.frozen, std::set<std::string>{d_});
+  std::vector<StoppedDevice> stopped = engine_->Status().stopped;
+  ASSERT_EQ(stopped.size(), 2u);
+  EXPECT_EQ(stopped[0].name + " " + stopped[0].how, "c shutdown");
+  EXPECT_EQ(stopped[1].name + " " + stopped[1].how, "d frozen");
+  // Growth brings both back: c remounted, d thawed.
+  PoolSetOptions set;
+  set.data_size = 2ull << 30;
+  engine_->SetPool(set);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_TRUE(sys_.shut_down.empty());
+  EXPECT_TRUE(sys_.frozen.empty());
+  ExpectConsistent();
+}
+
+TEST_F(ReserveTest, TheWritersSinceTheLastLookAreShutDownNotAnOccasionalWriteback) {
+  MakePool(93, /*idle=*/true);
+  sys_.on_sleep = nullptr;
+  ReserveReport near = engine_->EnforceReserve();
+  ASSERT_FALSE(near.under);
+  ASSERT_TRUE(near.near);
+  ASSERT_EQ(near.mapped.size(), 2u);  // c and d
+  // Between the looks c writes 2% of the pool, d one block (its metadata writeback).
+  const Catalog& cat = engine_->store().catalog();
+  dm_.MapBlocks(engine_->PoolName(), cat.FindByName("c")->id, kBlocks * 2 / 100);
+  dm_.MapBlocks(engine_->PoolName(), cat.FindByName("d")->id, 1);
+  ReserveReport r = engine_->EnforceReserve({.previous_mapped = &near.mapped});
+  EXPECT_TRUE(r.under);
+  EXPECT_EQ(sys_.shut_down, std::set<std::string>{c_});
+  EXPECT_EQ(sys_.frozen, std::set<std::string>{d_});
+}
+
+TEST_F(ReserveTest, WithNoFilesystemAllocatingTheyAreAllFrozen) {
+  MakePool(96, /*idle=*/true);
+  sys_.on_sleep = nullptr;  // the raw volume v filled the pool; no filesystem writes now
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);
+  EXPECT_TRUE(sys_.shut_down.empty());
+  EXPECT_EQ(sys_.frozen, (std::set<std::string>{c_, d_}));
+}
+
+TEST_F(ReserveTest, OnAFullPoolEveryFilesystemIsShutDown) {
+  MakePool(96, /*idle=*/true);
+  sys_.on_sleep = nullptr;
+  dm_.MapBlocks(engine_->PoolName(), engine_->store().catalog().FindByName("v")->id, kBlocks);
+  engine_->EnforceReserve();
+  EXPECT_EQ(sys_.shut_down, (std::set<std::string>{c_, d_}));
+  EXPECT_TRUE(sys_.frozen.empty());
 }
 
 TEST_F(ReserveTest, GrowthRemountsTheShutDownContainers) {
@@ -1139,7 +1204,9 @@ TEST_F(ReserveTest, MetadataAtTheReserveStopsWritersToo) {
   o.base_size = 256 << 20;
   o.min_free_percent = 1;
   engine_->CreatePool(o);
-  c_ = engine_->Mount(engine_->CreateContainer("c", "base", std::nullopt).name, "");
+  DeviceRecord c = engine_->CreateContainer("c", "base", std::nullopt);
+  c_ = engine_->Mount(c.name, "");
+  WhileWaitingWrites(c.id);
   DeviceRecord v = engine_->CreateVolume("v", 16ull << 30, FsType::kNone);
   // 256 mappings per fake metadata block: 110000 mappings leave 72 of 512 blocks free, past
   // the kernel's metadata low-water mark (128) but above the reserve.
