@@ -277,7 +277,8 @@ class Engine {
   // flush: writers get EIO at once, fsync'd data stays) the ones that are allocating pool
   // blocks: those whose thin device's mapped count grew since the previous look (or over 150
   // ms) by at least an eighth of the largest growth; it freezes the others, whose reads go on
-  // (their writers wait). On a pool already full it shuts down every one. --on-full queue
+  // (their writers wait). On a pool already full, or when none was seen allocating, it shuts
+  // down every one; a freeze that fails becomes a shutdown. --on-full queue
   // freezes all of them (writers wait; reads go on). Each stopped device is recorded and
   // listed by Status().
   // When space is above the reserve again it thaws the frozen ones and remounts the shut-down

@@ -306,13 +306,30 @@ void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason,
     for (const auto& [id, g] : growth) {
       if (g > 0 && g >= largest / 8) shut.insert(id);
     }
+    // No filesystem seen allocating (its writeback came between the looks, or a raw volume
+    // fills the pool): which one writes next is unknown, so all of them stop writing.
+    if (largest == 0) {
+      for (const DeviceRecord& rec : running) shut.insert(rec.id);
+    }
   }
+  // --on-full error: the pool fails I/O rather than queueing it, so a freeze cannot hang and
+  // runs here; one that fails (its writeback found no block) becomes a shutdown.
+  if (s.no_space != NoSpacePolicy::kQueue) defer_freeze = false;
   for (const DeviceRecord& rec : running) {
     bool shutdown = shut.count(rec.id) > 0;
     std::string what = rec.name + " (" + rec.mountpoint + ")";
     try {
+      if (!shutdown && !defer_freeze && s.no_space != NoSpacePolicy::kQueue) {
+        try {
+          sys->FreezeFilesystem(rec.mountpoint);
+        } catch (const Error& e) {
+          report->did.push_back("reserve: freeze " + what + ": " + e.what() + "; shutting down");
+          shutdown = true;
+        }
+      } else if (!shutdown && !defer_freeze) {
+        sys->FreezeFilesystem(rec.mountpoint);
+      }
       if (shutdown) sys->ShutdownFilesystem(rec.mountpoint, rec.fs);
-      if (!shutdown && !defer_freeze) sys->FreezeFilesystem(rec.mountpoint);
     } catch (const Error& e) {
       report->did.push_back(std::string("reserve: could not stop ") + what + ": " + e.what());
       continue;

@@ -1086,13 +1086,13 @@ TEST_F(ReserveTest, TheWritersSinceTheLastLookAreShutDownNotAnOccasionalWritebac
   EXPECT_EQ(sys_.frozen, std::set<std::string>{d_});
 }
 
-TEST_F(ReserveTest, WithNoFilesystemAllocatingTheyAreAllFrozen) {
+TEST_F(ReserveTest, WithNoFilesystemSeenAllocatingTheyAreAllShutDown) {
   MakePool(96, /*idle=*/true);
   sys_.on_sleep = nullptr;  // the raw volume v filled the pool; no filesystem writes now
   ReserveReport r = engine_->EnforceReserve();
   EXPECT_TRUE(r.under);
-  EXPECT_TRUE(sys_.shut_down.empty());
-  EXPECT_EQ(sys_.frozen, (std::set<std::string>{c_, d_}));
+  EXPECT_EQ(sys_.shut_down, (std::set<std::string>{c_, d_}));
+  EXPECT_TRUE(sys_.frozen.empty());
 }
 
 TEST_F(ReserveTest, OnAFullPoolEveryFilesystemIsShutDown) {
