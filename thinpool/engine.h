@@ -328,6 +328,12 @@ class Engine {
   std::vector<TreeChange> Diff(const std::string& name);
   void Export(const std::string& name, int out_fd);
   std::vector<DfRow> Df();
+  // Inodes in use on the device's filesystem (statvfs f_files - f_ffree): read where it is
+  // mounted (thinsnap's mountpoint or any mount of its device, e.g. containerd's), else through
+  // a short read-only mount (activated for it and deactivated again when it was inactive).
+  // nullopt when the device is open but not mounted (a VM's disk): a mount of ours could replay
+  // its journal under the writer. kUsage for a device without a filesystem.
+  std::optional<uint64_t> UsedInodes(const std::string& name);
 
   // The name of the device with thin id `id`; empty when there is none (kNoParent: none).
   std::string NameOf(uint32_t id) const;

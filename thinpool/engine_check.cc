@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "base/error.h"
@@ -129,6 +130,24 @@ std::vector<DfRow> Engine::Df() {
     rows.push_back(row);
   });
   return rows;
+}
+
+std::optional<uint64_t> Engine::UsedInodes(const std::string& name) {
+  Impl& m = *impl_;
+  m.RequireActivePool();
+  DeviceRecord rec = m.Find(name);
+  std::optional<kernel::DeviceInfo> info = m.dm->Info(m.ThinName(rec.id));
+  if (rec.mountpoint.empty() && info) {
+    std::vector<std::string> mounts = m.sys->MountsOf(m.dm->DevicePath(m.ThinName(rec.id)));
+    if (!mounts.empty()) return m.sys->UsageOf(mounts.front()).used_inodes();
+    // Open but not mounted (a VM's disk, a tool): a mount of ours could replay its journal
+    // under the writer's feet.
+    if (info->open_count > 0) return std::nullopt;
+  }
+  std::unique_ptr<Impl::TempMount> mount = m.MountTemporarily(rec, /*read_only=*/true);
+  uint64_t used = m.sys->UsageOf(mount->dir()).used_inodes();
+  mount->Release();
+  return used;
 }
 
 const char* SeverityName(Finding::Severity severity) {

@@ -134,6 +134,10 @@ std::vector<std::string> RealSystem::MountsOf(const std::string& device) {
   return FindMounts(device);
 }
 
+FilesystemUsage RealSystem::UsageOf(const std::string& mountpoint) {
+  return kernel::UsageOf(mountpoint);
+}
+
 void RealSystem::ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
   kernel::ShutdownFilesystem(mountpoint, fs);
 }

@@ -32,6 +32,7 @@ class RealSystem : public System {
              const std::string& options) override;
   void Unmount(const std::string& dir) override;
   std::vector<std::string> MountsOf(const std::string& device) override;
+  FilesystemUsage UsageOf(const std::string& mountpoint) override;
   void SetXfsEnospcRetries(const std::string& device, int max_retries) override;
   void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
   void FreezeFilesystem(const std::string& mountpoint) override;

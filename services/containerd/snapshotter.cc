@@ -352,11 +352,30 @@ grpc::Status Snapshotter::Usage(const api::UsageRequest& req, api::UsageResponse
     host_->Run([&](Engine& e) {
       DeviceRecord r = FindSnapshot(e, req.key());
       for (const DfRow& row : e.Df()) {
-        // Bytes the pool maps for this snapshot alone, as `thinsnap df` shows them.
         if (row.id == r.id) out->set_size(static_cast<int64_t>(row.exclusive));
       }
+      std::optional<uint64_t> used = UsedInodes(e, r);
+      if (!used) return;  // open but not mounted (a VM's disk): inodes unknown, reported as 0
+      const DeviceRecord* parent = e.store().catalog().FindById(r.parent_id);
+      std::optional<uint64_t> below = parent ? UsedInodes(e, DeviceRecord(*parent)) : 0;
+      if (below && *used > *below) out->set_inodes(static_cast<int64_t>(*used - *below));
     });
   });
+}
+
+std::optional<uint64_t> Snapshotter::UsedInodes(Engine& e, const DeviceRecord& r) {
+  std::pair<uint32_t, int64_t> id{r.id, r.created_ns};
+  bool fixed = r.read_only || r.kind == DeviceKind::kLayer;
+  if (fixed) {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    if (auto it = read_only_inodes_.find(id); it != read_only_inodes_.end()) return it->second;
+  }
+  std::optional<uint64_t> used = e.UsedInodes(r.name);
+  if (fixed && used) {
+    std::lock_guard<std::mutex> g(inodes_mu_);
+    read_only_inodes_[id] = *used;
+  }
+  return used;
 }
 
 grpc::Status Snapshotter::Cleanup(const api::CleanupRequest&) {

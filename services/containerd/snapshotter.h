@@ -20,8 +20,13 @@
 
 #include <grpcpp/support/status.h>
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb.h"
 #include "services/engine_host.h"
@@ -51,11 +56,20 @@ class Snapshotter {
   // Sends the matching snapshots in batches; `send` returns false when the client went away.
   grpc::Status List(const api::ListSnapshotsRequest& req,
                     const std::function<bool(const api::ListSnapshotsResponse&)>& send);
+  // size: the bytes the pool maps for this snapshot alone (`thinsnap df`'s EXCLUSIVE column);
+  // inodes: the inodes in use on its filesystem minus those on its parent's, never below 0
+  // (README "containerd": what the snapshot adds, as overlayfs counts its upper directory).
   grpc::Status Usage(const api::UsageRequest& req, api::UsageResponse* out);
   grpc::Status Cleanup(const api::CleanupRequest& req);
 
  private:
+  // Inodes in use on `r`'s filesystem; nullopt when it is open but not mounted. Read-only
+  // devices (layers, views) never change, so theirs are remembered.
+  std::optional<uint64_t> UsedInodes(Engine& e, const DeviceRecord& r);
+
   EngineHost* host_;
+  std::mutex inodes_mu_;                                               // guards read_only_inodes_
+  std::map<std::pair<uint32_t, int64_t>, uint64_t> read_only_inodes_;  // by (id, created_ns)
 };
 
 }  // namespace thinsnap::containerd

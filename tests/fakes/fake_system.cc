@@ -209,6 +209,15 @@ std::vector<std::string> FakeSystem::MountsOf(const std::string& device) {
   return out;
 }
 
+FilesystemUsage FakeSystem::UsageOf(const std::string& dir) {
+  ++usage_calls;
+  auto it = mounts.find(dir);
+  if (it == mounts.end())
+    throw Error("statvfs " + dir + ": not mounted", ErrorKind::kNotFound, ENOENT);
+  uint64_t used = used_inodes[it->second.substr(it->second.rfind('/') + 1)];
+  return {kFakeInodes, kFakeInodes - used, 64ull << 20, 32ull << 20};
+}
+
 ToolResult FakeSystem::ThinCheck(const std::string&) {
   return {!thin_check_fails, thin_check_fails ? "bad checksum in superblock" : ""};
 }

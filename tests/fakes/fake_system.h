@@ -46,6 +46,7 @@ class FakeSystem : public System {
              const std::string& options) override;
   void Unmount(const std::string& dir) override;
   std::vector<std::string> MountsOf(const std::string& device) override;
+  FilesystemUsage UsageOf(const std::string& mountpoint) override;
   void SetXfsEnospcRetries(const std::string&, int) override {}
   void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
   void FreezeFilesystem(const std::string& mountpoint) override;
@@ -89,6 +90,11 @@ class FakeSystem : public System {
   // Loop devices go away, as after a reboot (pair with FakeDeviceMapper::Reboot()).
   void Reboot();
   std::map<std::string, std::string> mounts;  // dir -> device
+  // Inodes in use on each device's filesystem, by dm name (UsageOf of a mount of it); 0 unless
+  // set. Every filesystem has kFakeInodes inodes.
+  static constexpr uint64_t kFakeInodes = 65536;
+  std::map<std::string, uint64_t> used_inodes;
+  int usage_calls = 0;                        // calls of UsageOf
   std::set<std::string> shut_down, frozen;    // mount dirs
   std::vector<std::string> fs_control_calls;  // "shutdown ext4 DIR", "freeze DIR", "thaw DIR"
   bool fs_control_fails = false;              // the next Shutdown/Freeze throws EIO

@@ -2,6 +2,7 @@
 
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
 #include <cerrno>
@@ -138,6 +139,13 @@ std::vector<std::string> FindMounts(const std::string& device) {
     if (line.majmin == majmin) out.push_back(line.mount_point);
   }
   return out;
+}
+
+FilesystemUsage UsageOf(const std::string& dir) {
+  struct statvfs st {};
+  if (::statvfs(dir.c_str(), &st) != 0) ThrowErrno("statvfs " + dir, errno);
+  return {st.f_files, st.f_ffree, uint64_t{st.f_blocks} * st.f_frsize,
+          uint64_t{st.f_bfree} * st.f_frsize};
 }
 
 bool IsMountPoint(const std::string& dir) {

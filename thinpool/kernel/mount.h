@@ -4,6 +4,7 @@
 #ifndef THINSNAP_THINPOOL_KERNEL_MOUNT_H_
 #define THINSNAP_THINPOOL_KERNEL_MOUNT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,14 @@ void Unmount(const std::string& target, bool lazy = false);
 // Mount points of the block device `device` (a path, resolved to major:minor, or "MAJ:MIN"),
 // in mountinfo order. Empty when it is not mounted.
 std::vector<std::string> FindMounts(const std::string& device_path_or_majmin);
+
+// What statvfs(2) says of the filesystem mounted at `dir`.
+struct FilesystemUsage {
+  uint64_t inodes = 0, inodes_free = 0;  // f_files, f_ffree
+  uint64_t bytes = 0, bytes_free = 0;    // f_blocks, f_bfree times f_frsize
+  uint64_t used_inodes() const { return inodes - inodes_free; }
+};
+FilesystemUsage UsageOf(const std::string& dir);
 
 // True when `dir` is the root of a mount.
 bool IsMountPoint(const std::string& dir);

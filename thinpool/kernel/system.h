@@ -15,6 +15,7 @@
 #include "base/fs_type.h"
 #include "base/tree_change.h"
 #include "thinpool/kernel/block_io.h"
+#include "thinpool/kernel/mount.h"
 
 namespace thinsnap::kernel {
 
@@ -90,6 +91,7 @@ class System {
                      const std::string& options) = 0;
   virtual void Unmount(const std::string& dir) = 0;
   virtual std::vector<std::string> MountsOf(const std::string& device) = 0;
+  virtual FilesystemUsage UsageOf(const std::string& mountpoint) = 0;  // statvfs
   virtual void SetXfsEnospcRetries(const std::string& device, int max_retries) = 0;
   // Stopping writers when the pool reaches its reserve (thinpool/kernel/fs_control.h): the
   // filesystem's own shutdown with a log flush (undone by unmount + mount), and freeze/thaw.
