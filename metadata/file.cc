@@ -88,6 +88,19 @@ class Posix final : public FileSystem {
   void CreateDir(const std::string& path) override {
     if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) ThrowErrno("mkdir " + path, errno);
   }
+
+  std::string Identity(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return "-";
+      ThrowErrno("stat " + path, errno);
+    }
+    auto ns = [](const timespec& t) {
+      return std::to_string(t.tv_sec) + "." + std::to_string(t.tv_nsec);
+    };
+    return std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" +
+           std::to_string(st.st_size) + ":" + ns(st.st_mtim) + ":" + ns(st.st_ctim);
+  }
 };
 
 }  // namespace

@@ -48,6 +48,9 @@ class FileSystem {
   virtual void Truncate(const std::string& path, uint64_t size) = 0;
   // mkdir; an existing directory is not an error.
   virtual void CreateDir(const std::string& path) = 0;
+  // A string that changes whenever the file is written, truncated or replaced (POSIX: device,
+  // inode, size, mtime and ctime); "-" when it is absent. Store::DiskStamp.
+  virtual std::string Identity(const std::string& path) = 0;
 };
 
 // The process-wide POSIX implementation. Never null; do not delete.

@@ -245,6 +245,11 @@ const std::vector<std::string>& Store::recovery_notes() const { return impl_->no
 uint64_t Store::journal_bytes() const { return impl_->journal ? impl_->journal->size() : 0; }
 uint64_t Store::last_seq() const { return impl_->LastSeq(); }
 
+std::string Store::DiskStamp() const {
+  return impl_->fs->Identity(impl_->CatalogPath()) + " " +
+         impl_->fs->Identity(impl_->JournalPath());
+}
+
 void Store::Begin(const Intent& intent) {
   Impl& s = *impl_;
   s.CheckUsable();

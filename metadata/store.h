@@ -69,6 +69,13 @@ class Store {
   // Writes the whole catalog to a new checkpoint and starts an empty journal.
   void Checkpoint();
 
+  // The identity of the store's files on disk (device, inode, size, mtime and ctime of the
+  // checkpoint and the journal): it changes with every record any process writes, so a holder
+  // that let the root's lock go can tell, once it has the lock again, whether its catalog in
+  // memory is still the store's (EngineHost). Equal stamps: nothing was written. A journal
+  // inode cannot be reused meanwhile, as this Store keeps its journal open.
+  std::string DiskStamp() const;
+
   // What Open() had to repair, one line each ("journal: cut 37 torn bytes at offset 4096").
   const std::vector<std::string>& recovery_notes() const;
 

@@ -1,7 +1,10 @@
 #include "services/engine_host.h"
 
+#include <cstdio>
 #include <exception>
 #include <thread>
+
+#include "base/error.h"
 
 namespace thinsnap {
 
@@ -17,14 +20,34 @@ void EngineHost::Recover() {
   Run([](Engine&) {});
 }
 
-void EngineHost::Open() {
+void EngineHost::Acquire() {
   if (yield_next_) {
     // The CLI polls the lock every 10 ms: leave it free long enough to be seen.
     std::this_thread::sleep_for(std::chrono::milliseconds(opts_.yield_ms));
     yield_next_ = false;
   }
-  engine_ = Engine::Open(opts_.root, dm_, sys_, opts_.engine);
+  if (engine_ && !engine_->Relock()) engine_.reset();  // another process wrote the store
+  if (engine_) {
+    ++reuses_;
+  } else {
+    Open();
+  }
   opened_at_ = std::chrono::steady_clock::now();
+}
+
+void EngineHost::Open() {
+  engine_ = Engine::Open(opts_.root, dm_, sys_, opts_.engine);
+  ++opens_;
+}
+
+void EngineHost::Release() {
+  try {
+    engine_->Unlock();
+  } catch (const Error& e) {
+    // The lock went with its descriptor either way; the next turn opens afresh.
+    std::fprintf(stderr, "thinsnap serve: warning: letting the root's lock go: %s\n", e.what());
+    engine_.reset();
+  }
 }
 
 void EngineHost::Close() { engine_.reset(); }
@@ -33,17 +56,20 @@ EngineHost::Session::Session(EngineHost* host) : host_(host) {
   ++host_->waiting_;
   turn_ = std::unique_lock<std::mutex>(host_->mu_);
   --host_->waiting_;
-  if (!host_->engine_) host_->Open();
+  if (!host_->engine_ || !host_->engine_->locked()) host_->Acquire();
 }
 
 EngineHost::Session::~Session() {
   bool others = host_->waiting_.load() > 0;
   auto held = std::chrono::steady_clock::now() - host_->opened_at_;
   bool too_long = held > std::chrono::milliseconds(host_->opts_.max_hold_ms);
-  // After an error the engine is closed too: the next call reopens the root, which reconciles
-  // whatever a failed kernel operation left, instead of trusting this engine's state.
-  if (std::uncaught_exceptions() > 0 || !others || too_long) {
+  if (std::uncaught_exceptions() > 0) {
+    // After an error the engine is closed: the next call reopens the root, which reconciles
+    // whatever a failed kernel operation left, instead of trusting this engine's state.
     host_->Close();
+    host_->yield_next_ = others;
+  } else if (!others || too_long) {
+    host_->Release();
     host_->yield_next_ = others;
   }
 }

@@ -57,6 +57,20 @@ std::string Engine::NameOf(uint32_t id) const {
   return rec ? rec->name : "";
 }
 
+void Engine::Unlock() {
+  if (!impl_->lock.held()) throw Error("Engine::Unlock: the root's lock is not held");
+  unlocked_stamp_ = store_->DiskStamp();
+  impl_->lock.Release();
+}
+
+bool Engine::Relock() {
+  if (impl_->lock.held()) throw Error("Engine::Relock: the root's lock is already held");
+  impl_->lock = RootLock::Acquire(impl_->root, impl_->opts.lock_timeout_ms);
+  return store_->DiskStamp() == unlocked_stamp_;
+}
+
+bool Engine::locked() const { return impl_->lock.held(); }
+
 // --- names and paths ---
 
 std::string Engine::Impl::PoolName() { return Backing(settings())->PoolName(); }

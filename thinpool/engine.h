@@ -355,6 +355,16 @@ class Engine {
   const Store& store() const { return *store_; }
   std::string PoolName() const;
 
+  // A long-lived holder (EngineHost) lets the root's lock go between bursts of work and keeps
+  // the engine: Unlock() notes the store's DiskStamp and releases the lock; the engine must not
+  // be used until Relock() took it again (waiting up to lock_timeout_ms; throws kBusy then,
+  // still unlocked). Relock() returns false when another process wrote the store meanwhile:
+  // the catalog in memory is stale, so the holder must destroy this engine and Open() again
+  // (which also reconciles). REQUIRES: Unlock() only while locked, Relock() only after it.
+  void Unlock();
+  [[nodiscard]] bool Relock();
+  bool locked() const;
+
  private:
   Engine(std::string root, kernel::DeviceMapper* dm, kernel::System* sys, EngineOptions opts,
          RootLock lock, std::unique_ptr<Store> store);
@@ -362,6 +372,7 @@ class Engine {
   friend struct Impl;
   std::unique_ptr<Impl> impl_;
   std::unique_ptr<Store> store_;
+  std::string unlocked_stamp_;  // the store's DiskStamp when Unlock() let the lock go
 };
 
 struct MonitorOptions {

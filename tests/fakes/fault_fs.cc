@@ -1,6 +1,7 @@
 #include "tests/fakes/fault_fs.h"
 
 #include <cerrno>
+#include <cstdint>
 
 #include "base/error.h"
 
@@ -22,6 +23,7 @@ class FaultFileSystem::File final : public WritableFile {
   void Append(std::string_view data) override {
     Check("append");
     inode_->data.append(data);
+    ++inode_->writes;
   }
   void Sync() override {
     Check("fdatasync");
@@ -71,6 +73,7 @@ std::unique_ptr<WritableFile> FaultFileSystem::OpenWritable(const std::string& p
     names_[path] = inode;
   } else if (mode == OpenMode::kTruncate) {
     inode->data.clear();
+    ++inode->writes;
   }
   return std::make_unique<File>(this, inode, path);
 }
@@ -118,6 +121,14 @@ void FaultFileSystem::Truncate(const std::string& path, uint64_t size) {
   if (!inode) ThrowErrno("open " + path, ENOENT);
   inode->data.resize(size);
   inode->durable = inode->data;
+  ++inode->writes;
+}
+
+std::string FaultFileSystem::Identity(const std::string& path) {
+  std::shared_ptr<Inode> inode = Lookup(path);
+  if (!inode) return "-";
+  return std::to_string(reinterpret_cast<uintptr_t>(inode.get())) + ":" +
+         std::to_string(inode->writes) + ":" + std::to_string(inode->data.size());
 }
 
 void FaultFileSystem::CreateDir(const std::string& path) {
@@ -162,6 +173,7 @@ void FaultFileSystem::SetContents(const std::string& path, std::string data) {
   }
   inode->data = std::move(data);
   inode->durable = inode->data;
+  ++inode->writes;
 }
 
 std::vector<std::string> FaultFileSystem::ListFiles() const {

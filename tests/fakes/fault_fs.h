@@ -36,6 +36,7 @@ class FaultFileSystem : public FileSystem {
   void Remove(const std::string& path) override;
   void Truncate(const std::string& path, uint64_t size) override;
   void CreateDir(const std::string& path) override;
+  std::string Identity(const std::string& path) override;
 
   // The n-th mutating operation from now (0 = the very next) throws Error("simulated power
   // cut"), and so does every operation after it until Crash(). n < 0 disarms.
@@ -59,6 +60,7 @@ class FaultFileSystem : public FileSystem {
   struct Inode {
     std::string data;     // what reads see
     std::string durable;  // what survives a crash
+    uint64_t writes = 0;  // appends and truncations, for Identity()
   };
   class File;
   friend class File;

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 
 #include "base/error.h"
 #include "metadata/codec.h"
@@ -72,6 +73,36 @@ TEST(Store, CommittedTransactionsAndUpdatesSurviveReopen) {
   EXPECT_EQ(s->catalog().config().at("fs"), "xfs");
   EXPECT_FALSE(s->pending());
   EXPECT_EQ(s->last_seq(), 5u);  // begin, commit, update, begin, abort
+}
+
+// What another process's writes do to DiskStamp(): seen by a Store that kept its catalog.
+void ExpectStampFollowsOtherWriters(const std::function<std::unique_ptr<Store>()>& open) {
+  auto holder = open();
+  std::string stamp = holder->DiskStamp();
+  EXPECT_EQ(open()->DiskStamp(), stamp);  // opening and reading writes nothing
+  EXPECT_EQ(holder->DiskStamp(), stamp);
+  {
+    auto other = open();
+    other->Begin(CreateIntent(1, 0, "base"));
+    other->Commit(1, Sync::kDeferred);  // written, not yet synced: seen all the same
+  }
+  EXPECT_NE(holder->DiskStamp(), stamp);
+  auto reread = open();
+  stamp = reread->DiskStamp();
+  reread->Checkpoint();  // a new catalog and an empty journal, by rename
+  EXPECT_NE(reread->DiskStamp(), stamp);
+  stamp = reread->DiskStamp();
+  DeviceRecord d = *reread->catalog().FindById(0);
+  d.mountpoint = "/mnt/base";
+  reread->Update({Mutation::Put(d)});
+  EXPECT_NE(reread->DiskStamp(), stamp);
+}
+
+TEST(Store, DiskStampChangesWithEveryWriteOfAnyHolder) {
+  MemStore m;
+  ExpectStampFollowsOtherWriters([&] { return m.Open(); });
+  ScratchDir dir;
+  ExpectStampFollowsOtherWriters([&] { return Store::Open(dir.path()); });
 }
 
 TEST(Store, PendingIntentSurvivesReopenAndCheckpoint) {

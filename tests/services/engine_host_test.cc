@@ -62,6 +62,25 @@ TEST_F(EngineHostTest, CliWorksBetweenRequestsAndHostSeesItsChanges) {
   EXPECT_TRUE(seen);
 }
 
+TEST_F(EngineHostTest, BurstsKeepTheEngineUntilAnotherProcessWritesTheStore) {
+  uint64_t opens = host_->opens();
+  for (int i = 0; i < 3; ++i) host_->Run([](Engine& e) { return e.List().size(); });
+  EXPECT_EQ(host_->opens(), opens);  // the catalog was kept: nothing else wrote the store
+  EXPECT_GE(host_->reuses(), 3u);
+  OpenAsCli()->List();  // a read-only command between two bursts writes nothing
+  host_->Run([](Engine& e) { e.CreateContainer("from-host", "base", std::nullopt); });
+  EXPECT_EQ(host_->opens(), opens);
+  OpenAsCli()->CreateContainer("from-cli", "base", std::nullopt);
+  bool seen =
+      host_->Run([](Engine& e) { return e.store().catalog().FindByName("from-cli") != nullptr; });
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(host_->opens(), opens + 1);  // re-read after the CLI's write
+  // The host's own write after the reopen is its catalog's; the CLI sees it.
+  host_->Run([](Engine& e) { e.Remove("from-cli", false, false); });
+  EXPECT_EQ(OpenAsCli()->store().catalog().FindByName("from-cli"), nullptr);
+  EXPECT_EQ(host_->Run([](Engine& e) { return e.List().size(); }), 2u);  // base, from-host
+}
+
 TEST_F(EngineHostTest, ErrorsComeThroughAndTheNextRequestStartsAfresh) {
   try {
     host_->Run([](Engine& e) { e.Inspect("missing"); });
