@@ -351,6 +351,7 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
       continue;
     }
     DeviceRecord rec = *found;
+    bool remount = d.how != "frozen";
     try {
       if (d.how == "frozen") {
         // Not frozen (yet): the monitor's deferred freeze may still be writing back; keep the
@@ -359,7 +360,11 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
           report->did.push_back("reserve: " + d.name + " is not frozen yet; thawing it later");
           continue;
         }
-      } else {
+        // A write of its freeze that found the pool full can make a filesystem shut itself
+        // down (xfs does): then it comes back as a shut-down one does.
+        remount = !sys->FilesystemServesReads(rec.mountpoint);
+      }
+      if (remount) {
         std::string dev = dm->DevicePath(ThinName(rec.id));
         sys->Unmount(rec.mountpoint);
         sys->Mount(dev, rec.mountpoint, rec.fs, MountOptions(rec, false));
@@ -378,8 +383,8 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
     }
     ForgetStopped(d.name);
     report->did.push_back(
-        "reserve: space is back: " + std::string(d.how == "frozen" ? "thawed " : "remounted ") +
-        d.name + " (" + rec.mountpoint + ")");
+        "reserve: space is back: " + std::string(remount ? "remounted " : "thawed ") + d.name +
+        " (" + rec.mountpoint + ")");
   }
 }
 

@@ -150,6 +150,10 @@ bool RealSystem::ThawFilesystem(const std::string& mountpoint) {
   return kernel::ThawFilesystem(mountpoint);
 }
 
+bool RealSystem::FilesystemServesReads(const std::string& mountpoint) {
+  return kernel::FilesystemServesReads(mountpoint);
+}
+
 void RealSystem::SetXfsEnospcRetries(const std::string& device, int max_retries) {
   // /sys/fs/xfs/<dm-N>/error/metadata/ENOSPC/max_retries: bounded retries instead of forever.
   struct stat st;

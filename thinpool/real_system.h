@@ -37,6 +37,7 @@ class RealSystem : public System {
   void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
   void FreezeFilesystem(const std::string& mountpoint) override;
   bool ThawFilesystem(const std::string& mountpoint) override;
+  bool FilesystemServesReads(const std::string& mountpoint) override;
   ToolResult ThinCheck(const std::string& metadata_device) override;
   ToolResult ThinRepair(const std::string& from, const std::string& to) override;
   ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;

@@ -104,6 +104,7 @@ void FakeSystem::Unmount(const std::string& dir) {
   dm_->CloseHold(it->second.substr(it->second.rfind('/') + 1));
   mounts.erase(it);
   shut_down.erase(dir);
+  gave_up.erase(dir);
 }
 
 void FakeSystem::ShutdownFilesystem(const std::string& dir, FsType fs) {

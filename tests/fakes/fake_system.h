@@ -51,6 +51,9 @@ class FakeSystem : public System {
   void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
   void FreezeFilesystem(const std::string& mountpoint) override;
   bool ThawFilesystem(const std::string& mountpoint) override;
+  bool FilesystemServesReads(const std::string& mountpoint) override {
+    return !shut_down.count(mountpoint) && !gave_up.count(mountpoint);
+  }
   ToolResult ThinCheck(const std::string& metadata_device) override;
   ToolResult ThinRepair(const std::string& from, const std::string& to) override;
   ToolResult ThinClearNeedsCheck(const std::string& metadata_device) override;
@@ -98,7 +101,9 @@ class FakeSystem : public System {
   std::set<std::string> shut_down, frozen;    // mount dirs
   std::vector<std::string> fs_control_calls;  // "shutdown ext4 DIR", "freeze DIR", "thaw DIR"
   bool fs_control_fails = false;              // the next Shutdown/Freeze throws EIO
-  std::function<void()> on_sleep;             // runs in SleepMs: what happens meanwhile
+  std::function<void()> on_sleep;
+  std::set<std::string> gave_up;  // mount dirs whose filesystem shut itself down (xfs on EIO) //
+                                  // runs in SleepMs: what happens meanwhile
   std::vector<std::string> grown, discarded;
   // device -> its files: path ("/etc/passwd") -> content; a directory's path ends in "/" and its
   // content is its metadata ("0755 root").

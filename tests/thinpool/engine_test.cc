@@ -1069,6 +1069,22 @@ TEST_F(ReserveTest, AContainerThatIsNotAllocatingIsFrozenNotShutDown) {
   ExpectConsistent();
 }
 
+TEST_F(ReserveTest, AFrozenFilesystemThatShutItselfDownIsRemounted) {
+  MakePool(96, /*idle=*/true);
+  engine_->EnforceReserve();
+  ASSERT_EQ(sys_.frozen, std::set<std::string>{d_});
+  sys_.gave_up.insert(d_);  // as xfs does when its freeze's writeback finds the pool full
+  PoolSetOptions set;
+  set.data_size = 2ull << 30;
+  engine_->SetPool(set);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_TRUE(sys_.frozen.empty());
+  std::vector<std::string> calls = sys_.fs_control_calls;
+  EXPECT_EQ(calls.back(), "thaw " + d_);
+  EXPECT_EQ(sys_.mounts.count(d_), 1u);
+  EXPECT_TRUE(sys_.gave_up.empty());  // unmounted and mounted again
+}
+
 TEST_F(ReserveTest, TheWritersSinceTheLastLookAreShutDownNotAnOccasionalWriteback) {
   MakePool(93, /*idle=*/true);
   sys_.on_sleep = nullptr;

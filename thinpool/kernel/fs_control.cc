@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -57,6 +59,16 @@ bool ThawFilesystem(const std::string& mountpoint) {
   }
   fd.Close();
   return thawed;
+}
+
+bool FilesystemServesReads(const std::string& mountpoint) {
+  UniqueFd fd = OpenMountpoint(mountpoint);
+  // getdents64 reaches the filesystem's own readdir, which checks for a shutdown first.
+  alignas(8) char buf[4096];
+  long n = ::syscall(SYS_getdents64, fd.get(), buf, sizeof buf);
+  if (n >= 0) return true;
+  if (errno == EIO) return false;
+  ThrowErrno("read " + mountpoint, errno);
 }
 
 }  // namespace thinsnap::kernel

@@ -26,6 +26,11 @@ void FreezeFilesystem(const std::string& mountpoint);
 // FITHAW. Returns false when the filesystem was not frozen (EINVAL), which is not an error.
 bool ThawFilesystem(const std::string& mountpoint);
 
+// Whether the filesystem at `mountpoint` still serves reads: false when reading its root
+// directory fails with EIO (it shut itself down, e.g. xfs after a failed metadata write).
+// Throws Error "read <mountpoint>: ..." for any other failure.
+bool FilesystemServesReads(const std::string& mountpoint);
+
 }  // namespace thinsnap::kernel
 
 #endif  // THINSNAP_THINPOOL_KERNEL_FS_CONTROL_H_

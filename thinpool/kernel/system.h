@@ -98,6 +98,7 @@ class System {
   virtual void ShutdownFilesystem(const std::string& mountpoint, FsType fs) = 0;
   virtual void FreezeFilesystem(const std::string& mountpoint) = 0;
   virtual bool ThawFilesystem(const std::string& mountpoint) = 0;  // false: was not frozen
+  virtual bool FilesystemServesReads(const std::string& mountpoint) = 0;
 
   // thin-provisioning-tools.
   virtual ToolResult ThinCheck(const std::string& metadata_device) = 0;
