@@ -252,7 +252,7 @@ ts pool status | grep -q "^Stopped:" && fail "rm did not bring the containers ba
 verify ext4
 fi
 if want 5; then
-step "5. metadata at the reserve (2 MiB metadata, a 30% reserve): the allocating container is shut down in time, the idle one frozen and readable"
+step "5. metadata at the reserve (2 MiB metadata, a 30% reserve): the containers are stopped in time (the allocating one shut down)"
 R=/tmp/r5
 MIN_FREE=1 setup ext4 --loopback --data-size 1G --metadata-size 2M --reserve 30%
 run ts volume create v --size 256M --fs none
@@ -279,7 +279,9 @@ echo "FIGURE metadata: stopped after $n snapshots with metadata $(pool_status_fi
 check_eq "$(dmsetup status "$POOL" | awk '{ print $8 }')" rw "pool mode (metadata never ran out)"
 ts pool status | grep "^Stopped: c1 shutdown (metadata reserve)" || fail "status: c1 not stopped for metadata"
 wait "$W1"
-idle_container_runs strict
+# The raw volume v drives metadata here; c1's small writes may fall between two looks, and then
+# every filesystem is shut down (no filesystem seen allocating): c0's reads are not asserted.
+idle_container_runs
 run ts deactivate v
 run ts pool set --metadata-size 4M
 ts pool status | grep -q "^Stopped:" && fail "metadata growth did not bring the containers back"
