@@ -316,7 +316,11 @@ void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason,
   // runs here; one that fails (its writeback found no block) becomes a shutdown.
   if (s.no_space != NoSpacePolicy::kQueue) defer_freeze = false;
   for (const DeviceRecord& rec : running) {
-    bool shutdown = shut.count(rec.id) > 0;
+    // --on-full error never freezes xfs: measured, its freeze returns while metadata writeback
+    // goes on, and a write that finds the pool full then shuts it down frozen, which no thaw
+    // can reach (the open of its root fails).
+    bool shutdown =
+        shut.count(rec.id) > 0 || (s.no_space != NoSpacePolicy::kQueue && rec.fs == FsType::kXfs);
     std::string what = rec.name + " (" + rec.mountpoint + ")";
     try {
       if (!shutdown && !defer_freeze && s.no_space != NoSpacePolicy::kQueue) {
@@ -353,16 +357,18 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
     DeviceRecord rec = *found;
     bool remount = d.how != "frozen";
     try {
-      if (d.how == "frozen") {
+      // A write of its freeze that found the pool full can make a filesystem shut itself
+      // down (xfs does; even the open of its root fails then): it comes back as a shut-down
+      // one does, by unmount and mount, which also ends the freeze.
+      if (d.how == "frozen" && !sys->FilesystemServesReads(rec.mountpoint)) {
+        remount = true;
+      } else if (d.how == "frozen") {
         // Not frozen (yet): the monitor's deferred freeze may still be writing back; keep the
         // record a minute so that its next turn thaws what that freeze leaves frozen.
         if (!sys->ThawFilesystem(rec.mountpoint) && sys->NowNs() - d.since_ns < 60'000'000'000) {
           report->did.push_back("reserve: " + d.name + " is not frozen yet; thawing it later");
           continue;
         }
-        // A write of its freeze that found the pool full can make a filesystem shut itself
-        // down (xfs does): then it comes back as a shut-down one does.
-        remount = !sys->FilesystemServesReads(rec.mountpoint);
       }
       if (remount) {
         std::string dev = dm->DevicePath(ThinName(rec.id));

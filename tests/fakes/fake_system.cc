@@ -105,6 +105,7 @@ void FakeSystem::Unmount(const std::string& dir) {
   mounts.erase(it);
   shut_down.erase(dir);
   gave_up.erase(dir);
+  frozen.erase(dir);
 }
 
 void FakeSystem::ShutdownFilesystem(const std::string& dir, FsType fs) {

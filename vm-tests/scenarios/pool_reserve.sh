@@ -90,6 +90,16 @@ verify() {
   run ts pool destroy --force
 }
 
+# wait_writer PID SECONDS WHAT: polls until PID has exited; fails after SECONDS.
+wait_writer() {
+  _i=0
+  while kill -0 "$1" 2>/dev/null; do
+    _i=$((_i + 1))
+    [ $_i -gt $(($2 * 5)) ] && fail "$3 still runs after $2 s"
+    sleep 0.2
+  done
+}
+
 # error_case FS WRITER: fill c1 until the monitor stops it; asserts the time to the first error.
 error_case() {
   fs=$1 how=$2
@@ -103,12 +113,7 @@ error_case() {
     ( "$WRITER" --buffered "$M1/big" 300 >w.out; echo $? >dd.rc ) &
     WP=$!
   fi
-  i=0
-  while kill -0 "$WP" 2>/dev/null; do
-    i=$((i + 1))
-    [ $i -gt 900 ] && fail "the $how writer still runs after 180 s"
-    sleep 0.2
-  done
+  wait_writer "$WP" 180 "the $how writer"
   wait "$WP"
   stop_sampling
   cat mon.log
@@ -233,12 +238,7 @@ M1=$(ts mount c1)
 ( i=0; while dd if=/dev/urandom of="$M1/f$i" bs=256k count=1 conv=fsync 2>w6.err; do
     i=$((i + 1)); sleep 0.1; done; echo "$i" >w6.n ) &
 W6=$!
-i=0
-while kill -0 "$W6" 2>/dev/null; do
-  i=$((i + 1))
-  [ $i -gt 600 ] && fail "the slow writer still runs after 120 s"
-  sleep 0.2
-done
+wait_writer "$W6" 120 "the slow writer"
 cat mon.log w6.err
 grep -q "Input/output error" w6.err || fail "the slow writer got no EIO"
 grep -q "shut down c1" mon.log || fail "the monitor did not shut c1 down"
