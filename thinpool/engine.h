@@ -278,8 +278,8 @@ class Engine {
   // blocks: those whose thin device's mapped count grew since the previous look (or over 150
   // ms) by at least an eighth of the largest growth; it freezes the others, whose reads go on
   // (their writers wait). On a pool already full, or when none was seen allocating, it shuts
-  // down every one; a freeze that fails becomes a shutdown, and xfs is always shut down. --on-full queue
-  // freezes all of them (writers wait; reads go on). Each stopped device is recorded and
+  // down every one; a freeze that fails becomes a shutdown, and xfs is always shut down. --on-full
+  // queue freezes all of them (writers wait; reads go on). Each stopped device is recorded and
   // listed by Status().
   // When space is above the reserve again it thaws the frozen ones and remounts the shut-down
   // ones that nothing holds open (the others wait for `thinsnap mount NAME`). Failures are
