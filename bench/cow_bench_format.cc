@@ -12,6 +12,7 @@
 #include "base/error.h"
 #include "base/strings.h"
 #include "bench/cow_bench.h"
+#include "bench/svg.h"
 
 namespace thinsnap {
 namespace {
@@ -21,29 +22,6 @@ std::string SizeLabel(uint64_t bytes) {
   if (bytes >= (1 << 20) && bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + "M";
   if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + "K";
   return std::to_string(bytes);
-}
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 const CowRow* Find(const CowBenchResult& r, const std::string& experiment, uint64_t block,
@@ -248,7 +226,7 @@ struct Panel {
 void Frame(std::string& svg, const Panel& p, const LogAxis& a, const std::string& title,
            const std::vector<std::string>& xlabels, const std::string& xname) {
   svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"title\">%s</text>\n", p.x, p.y - 10,
-                Escape(title).c_str());
+                bench::SvgEscape(title).c_str());
   for (double t : a.Ticks()) {
     const double y = p.Py(a, t);
     svg += Printf("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>\n", p.x,
@@ -260,10 +238,10 @@ void Frame(std::string& svg, const Panel& p, const LogAxis& a, const std::string
                 p.x, p.y, p.w, p.h);
   for (size_t i = 0; i < xlabels.size(); ++i) {
     svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"xlab\">%s</text>\n", p.Px(i, xlabels.size()),
-                  p.y + p.h + 14, Escape(xlabels[i]).c_str());
+                  p.y + p.h + 14, bench::SvgEscape(xlabels[i]).c_str());
   }
   svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"xlab\">%s</text>\n", p.x + p.w / 2,
-                p.y + p.h + 30, Escape(xname).c_str());
+                p.y + p.h + 30, bench::SvgEscape(xname).c_str());
 }
 
 void Series(std::string& svg, const Panel& p, const LogAxis& a,
@@ -289,7 +267,7 @@ void Legend(std::string& svg, double x, double y,
     svg += Printf("<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"4\" fill=\"%s\"/>\n", x, y - 4,
                   color);
     svg += Printf("<text x=\"%.1f\" y=\"%.1f\" class=\"legend\">%s</text>\n", x + 18, y,
-                  Escape(label).c_str());
+                  bench::SvgEscape(label).c_str());
     x += 30 + 6.5 * static_cast<double>(label.size());
   }
 }
@@ -307,15 +285,7 @@ std::string FormatCowSvg(const CowBenchResult& r) {
   const double width = 20 + kPanelW * static_cast<double>(cols);
   const double height = kTop + kPanelH * static_cast<double>(std::max<size_t>(rows, 1));
 
-  std::string svg = Printf(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
-      "viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\">\n",
-      width, height, width, height);
-  svg +=
-      "<style>.title{font-size:13px;font-weight:bold}.ylab{font-size:10px;text-anchor:end}"
-      ".xlab{font-size:10px;text-anchor:middle}.legend{font-size:11px}"
-      ".grid{stroke:#ddd;stroke-width:1}.frame{fill:none;stroke:#444;stroke-width:1}</style>\n";
-  svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  std::string svg = bench::SvgBegin(width, height);
   svg += Printf(
       "<text x=\"10\" y=\"20\" class=\"title\">thinsnap bench cow: %s write latency by I/O size "
       "and pool block size (log scale), iodepth %u, median of %u runs</text>\n",
