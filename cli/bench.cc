@@ -241,6 +241,7 @@ void AddBenchCommands(CLI::App* app, Program* p) {
   CLI::App* bench = AddCommandGroup(app, "bench", "benchmarks");
   AddIo(bench, p);
   AddCowCommand(bench, p);
+  AddDriversCommand(bench, p);
   AddOps(bench, p);
 }
 

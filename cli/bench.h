@@ -1,6 +1,7 @@
 // `thinsnap bench io` (the io_uring block benchmark), `thinsnap bench cow` (the snapshot
-// experiment, cli/bench_cow.cc) and `thinsnap bench ops` (create/remove
-// latency of containers through the engine, and the scale run to many devices).
+// experiment, cli/bench_cow.cc), `thinsnap bench drivers` (cli/bench_drivers.cc) and `thinsnap
+// bench ops` (create/remove latency of containers through the engine, and the scale run to many
+// devices).
 #ifndef THINSNAP_CLI_BENCH_H_
 #define THINSNAP_CLI_BENCH_H_
 
@@ -12,6 +13,8 @@ namespace thinsnap::cli {
 
 // `bench cow` (cli/bench_cow.cc); called by AddBenchCommands (cli/commands.h).
 void AddCowCommand(CLI::App* bench, Program* program);
+// `bench drivers` (cli/bench_drivers.cc).
+void AddDriversCommand(CLI::App* bench, Program* program);
 
 }  // namespace thinsnap::cli
 
