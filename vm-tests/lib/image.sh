@@ -26,6 +26,7 @@ BASE_TOOLS_REQUIRED=(
 BASE_TOOLS_OPTIONAL=(
   mount umount lsblk findmnt fallocate fstrim flock xfs_freeze fsck.xfs
   thin_rmap thin_trim strace
+  mkfs.btrfs btrfs
 )
 
 image_die() {
