@@ -11,7 +11,8 @@
 
 namespace thinsnap::cli {
 
-Program::Program(kernel::DeviceMapper* dm, kernel::System* sys) : dm_(dm), sys_(sys) {}
+Program::Program(kernel::DeviceMapper* dm, kernel::System* sys)
+    : dm_(dm), sys_(sys), terminal_(isatty(STDERR_FILENO) == 1) {}
 
 Program::~Program() = default;
 
@@ -50,13 +51,17 @@ Engine& Program::engine(bool create_root) {
   opts.create_root = create_root;
   opts.detail = Detail();
   opts.interrupted = [] { return Interrupted(); };
-  bool tty = isatty(STDERR_FILENO);
+  bool tty = terminal_;
   bool verbose = global_.verbose;
   opts.progress = [tty, verbose](const std::string& line) {
     if (tty || verbose) std::cerr << line << "\n";
   };
-  // A live line on a terminal only: rewritten in place, ended when the import or transfer ends.
-  if (tty) {
+  // Live lines on a terminal only, and not under --json: rewritten in place, ended when the
+  // import, transfer or step ends.
+  if (tty && !global_.json) {
+    live_line_ = std::make_unique<LiveLine>(
+        [](const std::string& text) { std::cerr << text << std::flush; }, live_after_);
+    opts.step_progress = [line = live_line_.get()](const StepProgress& p) { line->Step(p); };
     opts.import_progress = [](const ImportProgress& p) {
       std::cerr << "\r" << FormatImportProgress(p.name, p.bytes, p.entries, p.elapsed_ns)
                 << "\033[K" << (p.done ? "\n" : "") << std::flush;
@@ -68,6 +73,11 @@ Engine& Program::engine(bool create_root) {
   }
   engine_ = Engine::Open(global_.root, dm(), sys(), opts);
   return *engine_;
+}
+
+void Program::SetTerminalForTest(bool terminal, std::chrono::milliseconds live_after) {
+  terminal_ = terminal;
+  live_after_ = live_after;
 }
 
 void Program::On(CLI::App* sub, std::function<int()> run) {

@@ -8,10 +8,12 @@
 #define THINSNAP_CLI_PROGRAM_H_
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "cli/live_line.h"
 #include "thinpool/engine.h"
 #include "thinpool/kernel/device_mapper.h"
 #include "thinpool/kernel/system.h"
@@ -43,10 +45,14 @@ class Program {
   // The lock timeout and warnings on stderr: what every engine this program opens gets.
   EngineOptions BaseEngineOptions() const;
   // The command's engine on --root, opened on first use, with progress lines on a terminal
-  // (or with -v), a live progress line for layer imports on a terminal, the raw detail lines
-  // with -v, and Ctrl-C polled through Interrupted(). Only `pool create` may create the root
-  // (see EngineOptions::create_root).
+  // (or with -v), live progress lines on a terminal without --json (layer imports, send and
+  // receive, and every long step: see LiveLine), the raw detail lines with -v, and Ctrl-C
+  // polled through Interrupted(). Only `pool create` may create the root (see
+  // EngineOptions::create_root).
   Engine& engine(bool create_root = false);
+  // Tests: behave as if stderr were (or were not) a terminal, drawing a long step's live line
+  // once it has run for `live_after` (a second outside tests).
+  void SetTerminalForTest(bool terminal, std::chrono::milliseconds live_after);
   // Where the engine's raw detail lines go: stderr with -v, nowhere without.
   std::function<void(const std::string&)> Detail() const;
 
@@ -62,6 +68,9 @@ class Program {
   kernel::DeviceMapper* dm_;
   kernel::System* sys_;
   RealKernel real_;
+  bool terminal_;  // stderr is a terminal
+  std::chrono::milliseconds live_after_{std::chrono::seconds(1)};
+  std::unique_ptr<LiveLine> live_line_;  // declared before engine_: outlives its callbacks
   std::unique_ptr<Engine> engine_;
   std::function<int()> run_;
 };

@@ -385,8 +385,19 @@ void Engine::Impl::GrowOrRollBack(const DeviceRecord& rec, const std::string& op
 void Engine::Impl::GrowFilesystemOf(const DeviceRecord& rec) {
   if (rec.fs == FsType::kNone) return;
   auto mount = MountTemporarily(rec, /*read_only=*/false);
-  sys->GrowFilesystem(dm->DevicePath(ThinName(rec.id)), mount->dir(), rec.fs);
+  {
+    Step step(opts, "growing the filesystem of " + rec.name + " to " + FormatSize(rec.size_bytes) +
+                        " (" + (rec.fs == FsType::kXfs ? "xfs_growfs" : "resize2fs") + ")");
+    sys->GrowFilesystem(dm->DevicePath(ThinName(rec.id)), mount->dir(), rec.fs);
+  }
   mount->Release();
+}
+
+std::vector<TreeChange> Engine::Impl::CompareTrees(const DeviceRecord& rec,
+                                                   const std::string& lower,
+                                                   const std::string& upper) {
+  Step step(opts, "comparing " + rec.name + " with its parent");
+  return sys->DiffTrees(lower, upper);
 }
 
 }  // namespace thinsnap

@@ -49,6 +49,13 @@ struct TransferProgress {
   bool done = false;  // the last call: the transfer finished or failed
 };
 
+// A long step of a command, for a live progress line: formatting the base, checking, repairing
+// or listing the pool's metadata, growing a filesystem, comparing two trees, writing an export.
+struct StepProgress {
+  std::string step;   // what runs, e.g. "pool create: formatting the base (mkfs.ext4, 10 GiB)"
+  bool done = false;  // the last call for this step: it finished or failed
+};
+
 // What a send or receive did (`--json` prints it).
 struct TransferStats {
   std::string name, base;       // base empty: a full stream
@@ -85,6 +92,9 @@ struct EngineOptions {
   int import_progress_after_ms = 1000;
   // Send and receive: called about 4 times a second, then once with done = true.
   std::function<void(const TransferProgress&)> transfer_progress;
+  // Long steps: called when one starts and once with done = true when it ends (or throws).
+  // Steps do not nest. The caller times them (the CLI shows a line once one runs past a second).
+  std::function<void(const StepProgress&)> step_progress;
 };
 
 struct PoolCreateOptions {

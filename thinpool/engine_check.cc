@@ -92,7 +92,9 @@ std::vector<kernel::ThinUsage> Engine::Impl::KernelDevices(bool* live) {
   }
   if (!*live) {
     std::unique_ptr<kernel::LoopHandle> loop;
-    return sys->ThinLs(OfflineMetadataDevice(s, &loop), /*metadata_snap=*/false);
+    std::string dev = OfflineMetadataDevice(s, &loop);
+    Step step(opts, "listing the pool's thin devices (thin_ls)");
+    return sys->ThinLs(dev, /*metadata_snap=*/false);
   }
   return LiveThinDevices(PoolName(), MetadataDevice(s));
 }
@@ -102,6 +104,7 @@ std::vector<kernel::ThinUsage> Engine::Impl::LiveThinDevices(const std::string& 
   dm->Message(pool, "reserve_metadata_snap");
   std::vector<kernel::ThinUsage> out;
   try {
+    Step step(opts, "listing the pool's thin devices (thin_ls)");
     out = sys->ThinLs(meta_dev, /*metadata_snap=*/true);
   } catch (...) {
     dm->Message(pool, "release_metadata_snap");
@@ -244,7 +247,11 @@ CheckReport Engine::Check() {
     }
   } else if (s.mode != PoolMode::kAdopted) {
     std::unique_ptr<kernel::LoopHandle> loop;
-    kernel::ToolResult check = m.sys->ThinCheck(m.OfflineMetadataDevice(s, &loop));
+    std::string dev = m.OfflineMetadataDevice(s, &loop);
+    kernel::ToolResult check = [&] {
+      Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
+      return m.sys->ThinCheck(dev);
+    }();
     if (!check.ok) {
       report.Problem(
           "thin_check_failed", "",
@@ -348,12 +355,18 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, CheckReport* done) {
       out = out_loop->path();
     }
     sys->ZeroStart(out, 4096);  // stale contents of the spare are never taken for metadata
-    kernel::ToolResult r = sys->ThinRepair(in, out);
+    kernel::ToolResult r = [&] {
+      Step step(opts, "rebuilding the pool's metadata (thin_repair)");
+      return sys->ThinRepair(in, out);
+    }();
     if (!r.ok) {
       throw Error("thin_repair could not rebuild the metadata of " + meta + " into " + spare +
                   " (the metadata is unchanged): " + r.output);
     }
-    kernel::ToolResult c = sys->ThinCheck(out);
+    kernel::ToolResult c = [&] {
+      Step step(opts, "checking the rebuilt metadata (thin_check)");
+      return sys->ThinCheck(out);
+    }();
     if (!c.ok) {
       throw Error("the metadata that thin_repair wrote to " + spare +
                   " fails thin_check (the metadata is unchanged): " + ThinCheckDamage(c.output));
@@ -413,7 +426,10 @@ CheckReport Engine::Repair() {
     }
     if (trouble || !live) {
       std::string dev = m.OfflineMetadataDevice(s, &loop);
-      check = m.sys->ThinCheck(dev);
+      check = [&] {
+        Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
+        return m.sys->ThinCheck(dev);
+      }();
       if (check.ok && trouble && st.needs_check) {
         kernel::ToolResult cleared = m.sys->ThinClearNeedsCheck(dev);
         if (!cleared.ok)

@@ -237,7 +237,11 @@ DeviceRecord Engine::CreateVolume(const std::string& name, uint64_t size, FsType
   if (fs == FsType::kNone) return rec;
   try {
     std::string dev = m.ActivateThin(rec);
-    m.sys->MakeFilesystem(dev, fs, m.settings().mkfs_args);
+    {
+      Impl::Step step(m.opts, "formatting " + name + " (mkfs." + std::string(FsTypeName(fs)) +
+                                  ", " + FormatSize(size) + ")");
+      m.sys->MakeFilesystem(dev, fs, m.settings().mkfs_args);
+    }
     m.DeactivateThin(rec.id, false);
   } catch (const Error& e) {
     if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, false);
@@ -494,7 +498,7 @@ std::vector<TreeChange> Engine::Diff(const std::string& name) {
   DeviceRecord parent = ParentOf(m.catalog(), rec);
   auto lower = m.MountTemporarily(parent, true);
   auto upper = m.MountTemporarily(rec, true);
-  std::vector<TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
+  std::vector<TreeChange> changes = m.CompareTrees(rec, lower->dir(), upper->dir());
   upper->Release();
   lower->Release();
   return changes;
@@ -507,8 +511,11 @@ void Engine::Export(const std::string& name, int out_fd) {
   DeviceRecord parent = ParentOf(m.catalog(), rec);
   auto lower = m.MountTemporarily(parent, true);
   auto upper = m.MountTemporarily(rec, true);
-  std::vector<TreeChange> changes = m.sys->DiffTrees(lower->dir(), upper->dir());
-  m.sys->ExportChanges(upper->dir(), changes, out_fd);
+  std::vector<TreeChange> changes = m.CompareTrees(rec, lower->dir(), upper->dir());
+  {
+    Impl::Step step(m.opts, "export " + name + ": writing the tar");
+    m.sys->ExportChanges(upper->dir(), changes, out_fd);
+  }
   upper->Release();
   lower->Release();
 }

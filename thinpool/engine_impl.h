@@ -199,12 +199,36 @@ struct Engine::Impl {
   void WipeStore();
   void CheckInterrupted(const char* step);
 
+  // DiffTrees(lower, upper) for `rec` and its parent, reported as a step.
+  std::vector<TreeChange> CompareTrees(const DeviceRecord& rec, const std::string& lower,
+                                       const std::string& upper);
+
   void Warn(const std::string& line) {
     if (opts.warning) opts.warning(line);
   }
   void Progress(const std::string& line) {
     if (opts.progress) opts.progress(line);
   }
+  // Reports a long step to EngineOptions::step_progress from construction to destruction.
+  class Step {
+   public:
+    Step(const EngineOptions& opts, std::string what) : opts_(opts) {
+      if (!opts_.step_progress) return;
+      progress_.step = std::move(what);
+      opts_.step_progress(progress_);
+    }
+    ~Step() {
+      if (!opts_.step_progress) return;
+      progress_.done = true;
+      opts_.step_progress(progress_);
+    }
+    Step(const Step&) = delete;
+    Step& operator=(const Step&) = delete;
+
+   private:
+    const EngineOptions& opts_;
+    StepProgress progress_;
+  };
 
   PoolSettings settings_;          // settings()'s cache
   uint64_t settings_version_ = 0;  // the config_version() it was parsed from; 0: none yet

@@ -290,7 +290,11 @@ void Engine::Impl::BuildPool(const PoolCreateOptions& o, PoolSettings* settings,
     rw.read_only = false;
     return rw;
   }()});
-  sys->MakeFilesystem(dev, s.fs, s.mkfs_args);
+  {
+    Step step(opts, "formatting the base (mkfs." + std::string(FsTypeName(s.fs)) + ", " +
+                        FormatSize(s.base_size) + ")");
+    sys->MakeFilesystem(dev, s.fs, s.mkfs_args);
+  }
   DeactivateThin(base.id, false);
   CheckInterrupted("base formatted");
   store().Update({Mutation::SetConfig("base.id", std::to_string(base.id)),
@@ -498,7 +502,10 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
       devs.data = s.data_path;
       devs.metadata = s.metadata_path;
     }
-    kernel::ToolResult check = m.sys->ThinCheck(devs.metadata);
+    kernel::ToolResult check = [&] {
+      Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
+      return m.sys->ThinCheck(devs.metadata);
+    }();
     if (!check.ok) {
       throw Error("thin_check found damage in the pool metadata on " + devs.metadata +
                   "; run thinsnap pool repair. thin_check: " + ThinCheckDamage(check.output));

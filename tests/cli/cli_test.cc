@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -40,6 +41,7 @@ class CliTest : public ::testing::Test {
   Outcome Run(std::vector<std::string> args) {
     args.insert(args.begin(), {"thinsnap", "--root", root_, "--lock-timeout", "0"});
     Program program(&dm_, &sys_);
+    program.SetTerminalForTest(terminal_, std::chrono::milliseconds(0));
     Outcome o;
     testing::internal::CaptureStdout();
     testing::internal::CaptureStderr();
@@ -62,6 +64,7 @@ class CliTest : public ::testing::Test {
   }
 
   std::string root_;
+  bool terminal_ = false;  // whether Run's stderr counts as a terminal
   FakeDeviceMapper dm_;
   FakeSystem sys_{&dm_};
 };
@@ -193,6 +196,39 @@ TEST_F(CliTest, LsInspectDfJson) {
   std::string row = text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
   EXPECT_NE(row.find(" volume "), std::string::npos) << row;
   EXPECT_NE(row.find(" v "), std::string::npos) << row;
+}
+
+// The live line of a long step: drawn on a terminal (here at once: the test's threshold is 0;
+// a second outside tests), ended with a newline; never without a terminal, never under --json.
+TEST_F(CliTest, LongStepsDrawALiveLineOnATerminalOnly) {
+  auto drew = [](const Outcome& o, const std::string& step) {
+    size_t at = o.err.find("\r" + step + ", ");
+    return at != std::string::npos && o.err.find("\033[K\n", at) != std::string::npos;
+  };
+  terminal_ = true;
+  Outcome made = Run({"pool", "create", "--loopback", "--data-size", "1G", "--metadata-size", "16M",
+                      "--base-size", "256M"});
+  ASSERT_EQ(made.status, 0) << made.err;
+  EXPECT_TRUE(drew(made, "formatting the base (mkfs.ext4, 256 MiB)")) << made.err;
+
+  ASSERT_EQ(Run({"volume", "create", "v", "--size", "64M"}).status, 0);
+  Outcome grow = Run({"grow", "v", "--size", "128M"});
+  ASSERT_EQ(grow.status, 0) << grow.err;
+  EXPECT_TRUE(drew(grow, "growing the filesystem of v to 128 MiB (resize2fs)")) << grow.err;
+
+  Outcome check = Run({"pool", "check"});
+  ASSERT_EQ(check.status, 0) << check.err;
+  EXPECT_TRUE(drew(check, "listing the pool's thin devices (thin_ls)")) << check.err;
+
+  Outcome json = Run({"--json", "pool", "check"});
+  ASSERT_EQ(json.status, 0) << json.err;
+  EXPECT_EQ(json.err.find('\r'), std::string::npos) << json.err;
+  EXPECT_TRUE(nlohmann::json::parse(json.out).is_object()) << json.out;
+
+  terminal_ = false;
+  Outcome piped = Run({"pool", "check"});
+  ASSERT_EQ(piped.status, 0) << piped.err;
+  EXPECT_EQ(piped.err.find('\r'), std::string::npos) << piped.err;
 }
 
 TEST_F(CliTest, PoolCheckJsonAndText) {

@@ -1,5 +1,6 @@
 #!/bin/sh
 # Description: pool create is all or nothing on dm-thin: without the thin-pool target and on a full root filesystem it leaves no pool, files, dm or loop devices, and the retry succeeds
+# VM-Args: --include /usr/bin/script
 # Expect-kernel: device-mapper: table: .*: thin-pool: unknown target type
 # Expect-kernel: device-mapper: ioctl: error adding target to table
 # Expect-kernel: device-mapper: thin: .*
@@ -59,4 +60,27 @@ run thinsnap --root "$R" volume create v --size 32M
 run thinsnap --root "$R" pool check
 run thinsnap --root "$R" pool destroy --force
 check_eq "$(dmsetup ls | grep thinsnap)" "" "dm devices after destroy"
+
+# A long step draws a live line on a terminal (script(1) gives the command a pty), and only there.
+# mkfs.ext4 is made to take 2 s by a wrapper first on PATH, so the step is long on any machine.
+step "progress: a live line for the base's mkfs on a terminal, none in a pipe or with --json"
+mkdir -p /tmp/slow
+printf '#!/bin/sh\nsleep 2\nexec %s "$@"\n' "$(command -v mkfs.ext4)" >/tmp/slow/mkfs.ext4
+chmod +x /tmp/slow/mkfs.ext4
+R=/tmp/progress
+create="thinsnap --root $R pool create --loopback --data-size 256M --metadata-size 4M --base-size 64M"
+PATH=/tmp/slow:$PATH script -qec "$create" /dev/null >tty.out 2>&1 || fail "create on a pty: $(cat tty.out)"
+grep -q "$(printf '\r')formatting the base (mkfs.ext4, 64 MiB), [0-9.]* s" tty.out ||
+  fail "no live line on the terminal: $(od -c tty.out | head -20)"
+# It was redrawn while mkfs ran (several states), and the last state ends its line.
+check_gt "$(tr '\r' '\n' <tty.out | grep -c '^formatting the base')" 1 "states of the live line"
+echo "last state of the live line: $(tr '\r' '\n' <tty.out | grep '^formatting the base' | tail -1 | tr -d '\033')"
+run thinsnap --root "$R" pool destroy --force
+PATH=/tmp/slow:$PATH $create >pipe.out 2>&1 || fail "create in a pipe: $(cat pipe.out)"
+check_eq "$(tr -cd '\r' <pipe.out | wc -c)" 0 "carriage returns in a pipe"
+run thinsnap --root "$R" pool destroy --force
+PATH=/tmp/slow:$PATH script -qec "thinsnap --json ${create#thinsnap }" /dev/null >json.out 2>&1 ||
+  fail "create --json on a pty: $(cat json.out)"
+grep -q "formatting the base" json.out && fail "a live line under --json: $(cat json.out)"
+run thinsnap --root "$R" pool destroy --force
 echo "pool_create_undo: ok"
