@@ -316,11 +316,11 @@ void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason,
   // runs here; one that fails (its writeback found no block) becomes a shutdown.
   if (s.no_space != NoSpacePolicy::kQueue) defer_freeze = false;
   for (const DeviceRecord& rec : running) {
-    // --on-full error never freezes xfs: measured, its freeze returns while metadata writeback
-    // goes on, and a write that finds the pool full then shuts it down frozen, which no thaw
-    // can reach (the open of its root fails).
-    bool shutdown =
-        shut.count(rec.id) > 0 || (s.no_space != NoSpacePolicy::kQueue && rec.fs == FsType::kXfs);
+    // An idle xfs is frozen like ext4. Measured: its freeze can return while metadata writeback
+    // goes on, and if the pool then fills (writes already in flight when the writers were shut
+    // down), that writeback shuts it down frozen, out of reach of a thaw: recovery sees that
+    // its root no longer opens and remounts it (FilesystemServesReads).
+    bool shutdown = shut.count(rec.id) > 0;
     std::string what = rec.name + " (" + rec.mountpoint + ")";
     try {
       if (!shutdown && !defer_freeze && s.no_space != NoSpacePolicy::kQueue) {

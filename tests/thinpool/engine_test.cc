@@ -55,11 +55,12 @@ class EngineTest : public ::testing::Test {
     opts.warning = [this](const std::string& line) { warnings_.push_back(line); };
     engine_ = Engine::Open(root_, &dm_, &sys_, opts);
   }
-  void CreateLoopbackPool() {
+  void CreateLoopbackPool(FsType fs = FsType::kExt4) {
     PoolCreateOptions o;
     o.data_size = 1ull << 30;
     o.metadata_size = 16 << 20;
-    o.base_size = 256 << 20;
+    o.base_size = fs == FsType::kXfs ? 320 << 20 : 256 << 20;
+    o.fs = fs;
     engine_->CreatePool(o);
   }
   std::string MetadataLoop() { return *sys_.FindLoop(root_ + "/metadata"); }
@@ -1000,8 +1001,8 @@ class ReserveTest : public EngineTest {
   // the space, and `used_percent` of the data blocks mapped.
   // c is the writer: it maps a block whenever the engine waits. With `idle`, a second mounted
   // container d_ that writes nothing.
-  void MakePool(int used_percent, bool idle = false) {
-    CreateLoopbackPool();
+  void MakePool(int used_percent, bool idle = false, FsType fs = FsType::kExt4) {
+    CreateLoopbackPool(fs);
     DeviceRecord c = engine_->CreateContainer("c", "base", std::nullopt);
     c_ = engine_->Mount(c.name, "");
     if (idle) d_ = engine_->Mount(engine_->CreateContainer("d", "base", std::nullopt).name, "");
@@ -1065,6 +1066,25 @@ TEST_F(ReserveTest, AContainerThatIsNotAllocatingIsFrozenNotShutDown) {
   engine_->SetPool(set);
   EXPECT_TRUE(engine_->Status().stopped.empty());
   EXPECT_TRUE(sys_.shut_down.empty());
+  EXPECT_TRUE(sys_.frozen.empty());
+  ExpectConsistent();
+}
+
+// xfs the same: the allocating one shut down, the idle one frozen (a freeze that the pool's
+// filling then turns into a shutdown is the case below: recovery remounts it).
+TEST_F(ReserveTest, AnIdleXfsContainerIsFrozenToo) {
+  MakePool(96, /*idle=*/true, FsType::kXfs);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);
+  EXPECT_EQ(sys_.shut_down, std::set<std::string>{c_});
+  EXPECT_EQ(sys_.frozen, std::set<std::string>{d_});
+  EXPECT_EQ(
+      std::count(sys_.fs_control_calls.begin(), sys_.fs_control_calls.end(), "shutdown xfs " + c_),
+      1);
+  PoolSetOptions set;
+  set.data_size = 2ull << 30;
+  engine_->SetPool(set);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
   EXPECT_TRUE(sys_.frozen.empty());
   ExpectConsistent();
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Description: space reserve: pool monitor stops buffered writers on ext4 and xfs before the pool is full (--on-full error: first error <= 10 s after the reserve is reached, fsync reports it; an idle container is frozen and keeps reading), fsync'd files in the same and another container survive growth (or rm) and remount, fsck clean; --on-full queue freezes, growth after 5 s thaws, no writer fails; a direct NVMe pool recovers by rm; a 2 MiB metadata device reaches its reserve and metadata growth brings the containers back
+# Description: space reserve: pool monitor stops buffered writers on ext4 and xfs before the pool is full (--on-full error: first error <= 10 s after the reserve is reached, fsync reports it; an idle ext4 or xfs container is frozen and keeps reading), fsync'd files in the same and another container survive growth (or rm) and remount, fsck clean; --on-full queue freezes, growth after 5 s thaws, no writer fails; a direct NVMe pool recovers by rm; a 2 MiB metadata device reaches its reserve and metadata growth brings the containers back
 # VM-Args: --mem 2048 --timeout 900 --nvme 192M --nvme 8M --include @BUILD@/tests/vm_enospc_writer
 # Expect-kernel: EXT4-fs warning .*ext4_clear_journal_err
 # Expect-kernel: EXT4-fs.*(shut down|shutdown|aborted journal|error count|initial error|last error|Delayed block allocation failed|I/O error|This should not happen)
@@ -17,7 +17,7 @@ dd if=/dev/urandom of=pre bs=1M count=2 2>/dev/null
 PRE=$(sha_of pre)
 T_ALL=$(ms_now)
 # Arguments (for a quick rerun by hand): the case numbers to run; default all.
-CASES=" ${*:-1 2 3 4 5 6} "
+CASES=" ${*:-1 2 3 4 5 6 7} "
 want() { case $CASES in *" $1 "*) return 0 ;; esac; return 1; }
 
 # setup FS [pool create args...]: pool, containers c0 and c1 mounted, an fsync'd file in each,
@@ -227,29 +227,42 @@ run ts rm victim
 ts pool status | grep -q "^Stopped:" && fail "rm did not bring the containers back"
 verify ext4
 fi
+# slow_writer_case FS: a raw volume nearly fills the pool, then c1 writes small fsync'd files
+# slowly: only c1 is shut down, the idle c0 is frozen and reads; rm of the volume brings both back.
+slow_writer_case() {
+  setup "$1" --loopback --data-size 128M --metadata-size 4M
+  run ts volume create filler --size 96M --fs none
+  V=$(ts activate filler) || fail "activate filler"
+  # Leave about 8 MiB above the reserve (64 KiB blocks): xfs containers take more than ext4 ones.
+  free=$(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[2] - d[1] }')
+  run dd if=/dev/zero of="$V" bs=1M count=$(((free - RESERVE) / 16 - 8)) oflag=direct
+  M1=$(ts mount c1)
+  ( i=0; while dd if=/dev/urandom of="$M1/f$i" bs=256k count=1 conv=fsync 2>w6.err; do
+      i=$((i + 1)); sleep 0.1; done; echo "$i" >w6.n ) &
+  W6=$!
+  wait_writer "$W6" 120 "the slow writer"
+  cat mon.log w6.err
+  grep -q "Input/output error" w6.err || fail "the slow writer got no EIO"
+  grep -q "shut down c1" mon.log || fail "the monitor did not shut c1 down"
+  used=$(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[2] - d[1] }')
+  echo "FIGURE $1 slow writer: $(cat w6.n) files of 256 KiB written; $used blocks free after the stop (reserve $RESERVE)"
+  check_gt "$used" 0 "free data blocks after the stop"
+  idle_container_runs strict
+  run ts deactivate filler
+  run ts rm filler
+  ts pool status | grep -q "^Stopped:" && fail "rm did not bring the containers back"
+  verify "$1"
+}
+
 if want 6; then
 step "6. ext4, a slow writer: only it is shut down; the idle container is frozen and reads"
 R=/tmp/r6
-setup ext4 --loopback --data-size 128M --metadata-size 4M
-run ts volume create filler --size 96M --fs none
-V=$(ts activate filler) || fail "activate filler"
-run dd if=/dev/zero of="$V" bs=1M count=80 oflag=direct
-M1=$(ts mount c1)
-( i=0; while dd if=/dev/urandom of="$M1/f$i" bs=256k count=1 conv=fsync 2>w6.err; do
-    i=$((i + 1)); sleep 0.1; done; echo "$i" >w6.n ) &
-W6=$!
-wait_writer "$W6" 120 "the slow writer"
-cat mon.log w6.err
-grep -q "Input/output error" w6.err || fail "the slow writer got no EIO"
-grep -q "shut down c1" mon.log || fail "the monitor did not shut c1 down"
-used=$(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[2] - d[1] }')
-echo "FIGURE slow writer: $(cat w6.n) files of 256 KiB written; $used blocks free after the stop (reserve $RESERVE)"
-check_gt "$used" 0 "free data blocks after the stop"
-idle_container_runs strict
-run ts deactivate filler
-run ts rm filler
-ts pool status | grep -q "^Stopped:" && fail "rm did not bring the containers back"
-verify ext4
+slow_writer_case ext4
+fi
+if want 7; then
+step "7. xfs, a slow writer: only it is shut down; the idle container is frozen and reads"
+R=/tmp/r7
+slow_writer_case xfs
 fi
 if want 5; then
 step "5. metadata at the reserve (2 MiB metadata, a 30% reserve): the containers are stopped in time (the allocating one shut down)"
