@@ -487,7 +487,7 @@ std::vector<std::string> Limits(const DriversBenchOptions& o) {
   }
   if (!o.device.empty() && host::DeviceModel(o.device).find("QEMU") != std::string::npos) {
     l.push_back(
-        "emulated NVMe (QEMU): a sparse file on the host stands behind it; device latency and "
+        "emulated NVMe (QEMU): a file on the host stands behind it; device latency and "
         "bandwidth are QEMU's and the host's, not a real SSD's");
   }
   if (o.device.empty()) {

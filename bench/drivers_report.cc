@@ -299,23 +299,39 @@ DriversReport ParseDriversCsv(const std::string& csv) {
 
 namespace {
 
-// The ran-on and limit lines at (x, y), one per 14 px; returns the y after them.
-double Footnotes(std::string& svg, const DriversReport& r, double x, double y) {
-  for (const std::string& l : r.ran_on) {
-    svg += Printf("<text x=\"%.0f\" y=\"%.0f\" class=\"legend\">ran on: %s</text>\n", x, y,
-                  SvgEscape(l).c_str());
+// The ran-on and limit lines, prefixed and wrapped at spaces to fit a 760 px chart.
+std::vector<std::string> FootnoteLines(const DriversReport& r) {
+  constexpr size_t kWidth = 120;
+  std::vector<std::string> out;
+  auto add = [&](const std::string& text) {
+    std::string line;
+    std::stringstream words(text);
+    std::string w;
+    while (words >> w) {
+      if (!line.empty() && line.size() + 1 + w.size() > kWidth) {
+        out.push_back(line);
+        line = "    ";
+      }
+      line += (line.empty() || line == "    " ? "" : " ") + w;
+    }
+    if (!line.empty()) out.push_back(line);
+  };
+  for (const std::string& l : r.ran_on) add("ran on: " + l);
+  for (const std::string& l : r.limits) add("limit: " + l);
+  return out;
+}
+
+// The footnote lines at (x, y), one per 14 px.
+void Footnotes(std::string& svg, const DriversReport& r, double x, double y) {
+  for (const std::string& l : FootnoteLines(r)) {
+    svg += Printf("<text x=\"%.0f\" y=\"%.0f\" class=\"legend\" xml:space=\"preserve\">%s</text>\n",
+                  x, y, SvgEscape(l).c_str());
     y += 14;
   }
-  for (const std::string& l : r.limits) {
-    svg += Printf("<text x=\"%.0f\" y=\"%.0f\" class=\"legend\">limit: %s</text>\n", x, y,
-                  SvgEscape(l).c_str());
-    y += 14;
-  }
-  return y;
 }
 
 double FootnoteHeight(const DriversReport& r) {
-  return 14.0 * static_cast<double>(r.ran_on.size() + r.limits.size()) + 10;
+  return 14.0 * static_cast<double>(FootnoteLines(r).size()) + 10;
 }
 
 }  // namespace
