@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "base/fs_type.h"
-#include "thinpool/kernel/system.h"
+#include "thinpool/kernel/system/thin_tools.h"
 
 namespace thinsnap::kernel {
 
