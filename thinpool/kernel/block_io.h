@@ -3,7 +3,7 @@
 // offsets and lengths must be aligned to the device's logical block size (512 on dm-thin; the
 // engine uses 4096-aligned buffers and 512-multiple ranges). Discard is BLKDISCARD on a range.
 //
-// OpenDirectBlockIo returns the real one; tests/fake_system.h has an in-memory one.
+// OpenDirectBlockIo returns the real one; tests/fakes/fake_files.h has an in-memory one.
 // Errors: Error "<op> <device> at byte <offset>: <strerror> (errno N)".
 // Thread-safety: none; one owner.
 #ifndef THINSNAP_THINPOOL_KERNEL_BLOCK_IO_H_
