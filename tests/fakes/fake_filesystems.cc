@@ -1,0 +1,76 @@
+#include "tests/fakes/fake_filesystems.h"
+
+#include <cerrno>
+#include <utility>
+
+#include "base/error.h"
+
+namespace thinsnap::kernel {
+
+void FakeFilesystems::MakeFilesystem(const std::string& device, FsType fs,
+                                     const std::vector<std::string>&) {
+  files_->Fault("MakeFilesystem", device);
+  filesystems_[device] = fs;
+}
+
+void FakeFilesystems::Mount(const std::string& device, const std::string& dir, FsType,
+                            const std::string&) {
+  if (mounts.count(dir)) throw Error("mount " + dir + ": busy", ErrorKind::kBusy, EBUSY);
+  mounts[dir] = device;
+  dm_->HoldOpen(device.substr(device.rfind('/') + 1));
+}
+
+void FakeFilesystems::Unmount(const std::string& dir) {
+  auto it = mounts.find(dir);
+  if (it == mounts.end())
+    throw Error("umount " + dir + ": not mounted", ErrorKind::kFailure, EINVAL);
+  dm_->CloseHold(it->second.substr(it->second.rfind('/') + 1));
+  mounts.erase(it);
+  shut_down.erase(dir);
+  gave_up.erase(dir);
+  frozen.erase(dir);
+}
+
+void FakeFilesystems::ShutdownFilesystem(const std::string& dir, FsType fs) {
+  fs_control_calls.push_back(std::string("shutdown ") + FsTypeName(fs) + " " + dir);
+  if (!mounts.count(dir))
+    throw Error("shut down " + dir + ": not mounted", ErrorKind::kFailure, ENOTTY);
+  if (std::exchange(fs_control_fails, false)) {
+    throw Error("shut down " + dir + ": Input/output error", ErrorKind::kFailure, EIO);
+  }
+  shut_down.insert(dir);
+}
+
+void FakeFilesystems::FreezeFilesystem(const std::string& dir) {
+  fs_control_calls.push_back("freeze " + dir);
+  if (!mounts.count(dir))
+    throw Error("freeze " + dir + ": not mounted", ErrorKind::kFailure, ENOTTY);
+  if (std::exchange(fs_control_fails, false)) {
+    throw Error("freeze " + dir + ": Input/output error", ErrorKind::kFailure, EIO);
+  }
+  frozen.insert(dir);
+}
+
+bool FakeFilesystems::ThawFilesystem(const std::string& dir) {
+  fs_control_calls.push_back("thaw " + dir);
+  return frozen.erase(dir) > 0;
+}
+
+std::vector<std::string> FakeFilesystems::MountsOf(const std::string& device) {
+  std::vector<std::string> out;
+  for (auto& [dir, dev] : mounts) {
+    if (dev == device) out.push_back(dir);
+  }
+  return out;
+}
+
+FilesystemUsage FakeFilesystems::UsageOf(const std::string& dir) {
+  ++usage_calls;
+  auto it = mounts.find(dir);
+  if (it == mounts.end())
+    throw Error("statvfs " + dir + ": not mounted", ErrorKind::kNotFound, ENOENT);
+  uint64_t used = used_inodes[it->second.substr(it->second.rfind('/') + 1)];
+  return {kFakeInodes, kFakeInodes - used, 64ull << 20, 32ull << 20};
+}
+
+}  // namespace thinsnap::kernel
