@@ -73,11 +73,11 @@ nlohmann::json RowsJson(const CowBenchResult& r) {
           {"rows", rows}};
 }
 
-void WriteOutputs(const CowArgs& a, const CowBenchResult& r, bool json, kernel::System& sys) {
+void WriteOutputs(const CowArgs& a, const CowBenchResult& r, bool json, kernel::Files& files) {
   const std::string table = FormatCowTable(r);
   if (!a.csv.empty()) bench::WriteReportFile(a.csv, FormatCowCsv(r));
   if (!a.out.empty()) {
-    sys.MakeDirs(a.out);
+    files.MakeDirs(a.out);
     bench::WriteReportFile(a.out + "/cow.txt", table);
     bench::WriteReportFile(a.out + "/cow.csv", FormatCowCsv(r));
     bench::WriteReportFile(a.out + "/cow.svg", FormatCowSvg(r));

@@ -407,10 +407,10 @@ void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::S
 // Throws a one-line diagnosis with the next step when this kernel cannot hold a pool: no
 // device-mapper (no /dev/mapper/control, dm_mod not loaded), no access (not root), a thin-pool
 // target older than thinsnap needs. libdevmapper's own words go to `detail` (for -v).
-void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::System* sys,
+void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::Files* files,
                         const std::function<void(const std::string&)>& detail);
 // Whether the kernel has a device-mapper driver (/sys/class/misc/device-mapper or dm_mod).
-bool KernelHasDeviceMapper(kernel::System* sys);
+bool KernelHasDeviceMapper(kernel::Files* files);
 
 // The name of the pool's formatted origin (kind base), from which every layer descends. Users
 // cannot make a name with '@' (see ValidateName), so theirs never collide with it; `--from

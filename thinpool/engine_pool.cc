@@ -32,15 +32,15 @@ struct PoolDevices {
 
 // Whether the kernel has a device-mapper driver at all (built in or as dm_mod), whatever
 // /dev/mapper/control says: libdevmapper makes that node itself when it is missing.
-bool KernelHasDeviceMapper(kernel::System* sys) {
-  return sys->Exists("/sys/class/misc/device-mapper") || sys->Exists("/sys/module/dm_mod");
+bool KernelHasDeviceMapper(kernel::Files* files) {
+  return files->Exists("/sys/class/misc/device-mapper") || files->Exists("/sys/module/dm_mod");
 }
 
 // The oldest thin-pool target thinsnap drives: 1.10 added the error_if_no_space feature that
 // every pool table of ours may carry (--no-space error, the default).
 constexpr kernel::Version kMinThinPool{1, 10, 0};
 
-void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::System* sys,
+void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::Files* files,
                         const std::function<void(const std::string&)>& detail) {
   try {
     dm->DriverVersion();
@@ -55,14 +55,14 @@ void CheckKernelForPool(kernel::DeviceMapper* dm, kernel::System* sys,
                       "): run thinsnap as root",
                   ErrorKind::kFailure, err);
     }
-    if (!KernelHasDeviceMapper(sys)) {
+    if (!KernelHasDeviceMapper(files)) {
       throw Error(
           "this kernel has no device-mapper (dm_mod is not loaded; /dev/mapper/control has no "
           "driver): load it with `modprobe dm_thin_pool`, or run thinsnap on a kernel that has "
           "it (e.g. in the VM of vm-tests/run: see README, Quick start)",
           ErrorKind::kFailure, err);
     }
-    if (!sys->Exists("/dev/mapper/control")) {
+    if (!files->Exists("/dev/mapper/control")) {
       throw Error(
           "device-mapper is loaded but /dev/mapper/control is missing: create it with `dmsetup "
           "mknodes` and run the command again",

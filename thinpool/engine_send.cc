@@ -68,9 +68,9 @@ std::vector<SendRange> ToSendRanges(const std::vector<kernel::DeltaRange>& delta
 class ProgressTicker {
  public:
   // total: the data bytes to carry when known (send), else 0.
-  ProgressTicker(const EngineOptions& opts, kernel::System* sys, const std::string& name,
+  ProgressTicker(const EngineOptions& opts, kernel::Clock* clock, const std::string& name,
                  bool receiving, uint64_t total)
-      : opts_(opts), sys_(sys), start_(sys->NowNs()), last_(start_) {
+      : opts_(opts), clock_(clock), start_(clock->NowNs()), last_(start_) {
     p_.name = name;
     p_.receiving = receiving;
     p_.total_bytes = total;
@@ -78,7 +78,7 @@ class ProgressTicker {
   void Tick(uint64_t data_bytes, uint64_t wire_bytes) {
     p_.data_bytes = data_bytes;
     p_.wire_bytes = wire_bytes;
-    const int64_t now = sys_->NowNs();
+    const int64_t now = clock_->NowNs();
     p_.elapsed_ns = now - start_;
     if (!opts_.transfer_progress || now - last_ < kProgressEveryNs) return;
     last_ = now;
@@ -91,11 +91,11 @@ class ProgressTicker {
     opts_.transfer_progress(p_);
     shown_ = false;
   }
-  int64_t elapsed() const { return sys_->NowNs() - start_; }
+  int64_t elapsed() const { return clock_->NowNs() - start_; }
 
  private:
   const EngineOptions& opts_;
-  kernel::System* sys_;
+  kernel::Clock* clock_;
   TransferProgress p_;
   int64_t start_, last_;
   bool shown_ = false;

@@ -417,12 +417,12 @@ namespace {
 // counter moves, the pool crosses the reserve either way, usage grows while under it, or
 // near_turn_ms have passed (then the
 // next turn looks again, and runs a hook that is still due, as dmeventd retries).
-void WatchReserve(kernel::DeviceMapper* dm, kernel::System* sys, const MonitorTurn& turn,
+void WatchReserve(kernel::DeviceMapper* dm, kernel::Clock* clock, const MonitorTurn& turn,
                   const MonitorOptions& opts) {
   auto free_of = [](uint64_t used, uint64_t total) { return total - std::min(used, total); };
   const ReserveReport& r = turn.reserve;
   for (int waited = 0; waited < opts.near_turn_ms; waited += opts.near_poll_ms) {
-    sys->SleepMs(opts.near_poll_ms);
+    clock->SleepMs(opts.near_poll_ms);
     std::optional<kernel::DeviceInfo> info = dm->Info(turn.pool);
     if (!info || info->event_nr != turn.event_nr) return;
     kernel::PoolStatus st = kernel::ParsePoolStatus(dm->Status(turn.pool, /*no_flush=*/true));

@@ -10,8 +10,8 @@ namespace thinsnap {
 namespace {
 
 // Devices are grown by their owner; thinsnap only checks.
-void RequireDeviceSize(kernel::System* sys, const std::string& path, uint64_t bytes) {
-  uint64_t now = sys->SizeOf(path);
+void RequireDeviceSize(kernel::Files* files, const std::string& path, uint64_t bytes) {
+  uint64_t now = files->SizeOf(path);
   if (now < bytes) {
     throw Error(path + " is only " + FormatSize(now) + "; grow the device itself first",
                 ErrorKind::kUsage);
