@@ -140,6 +140,12 @@ double Percent(uint64_t used, uint64_t total) {
   return total ? 100.0 * static_cast<double>(used) / static_cast<double>(total) : 0;
 }
 
+// Provisioned bytes per byte of data space.
+double OvercommitRatio(const PoolReport& r) {
+  return r.data_bytes ? static_cast<double>(r.provisioned_bytes) / static_cast<double>(r.data_bytes)
+                      : 0.0;
+}
+
 const char* ModeText(const PoolReport& r) {
   if (!r.active) return "inactive";
   if (r.status.failed) return "failed";
@@ -188,9 +194,7 @@ nlohmann::json PoolReportToJson(const PoolReport& r) {
       {"MetadataSpaceTotal", r.metadata_bytes},
       {"MetadataSpaceAvailable", r.metadata_bytes - std::min(r.metadata_bytes, meta_used)},
       {"Provisioned", r.provisioned_bytes},
-      {"OvercommitRatio",
-       r.data_bytes ? static_cast<double>(r.provisioned_bytes) / static_cast<double>(r.data_bytes)
-                    : 0.0},
+      {"OvercommitRatio", OvercommitRatio(r)},
       {"DiscardMode", DiscardText(s.discard)},
       {"NoSpacePolicy", NoSpacePolicyName(s.no_space)},
       {"OnFull", NoSpacePolicyName(s.no_space)},
@@ -231,32 +235,49 @@ nlohmann::json CheckReportToJson(const CheckReport& r) {
           {"Findings", findings}};
 }
 
-void PrintPoolReport(const PoolReport& r) {
+namespace {
+
+// "10% (64 MiB data, 8 MiB metadata)": the reserve as set, and in bytes while the pool is active.
+std::string ReserveText(const PoolReport& r) {
   std::string reserve = FormatReserve(r.settings.reserve_percent, r.settings.reserve_blocks);
   if (r.active && (r.data_reserve_blocks > 0 || r.metadata_reserve_blocks > 0)) {
     reserve += " (" + FormatSize(r.data_reserve_blocks * r.settings.block_size) + " data, " +
                FormatSize(r.metadata_reserve_blocks * 4096) + " metadata)";
   }
+  return reserve;
+}
+
+// "1 GiB / 10 GiB (10.0%, 9 GiB free)".
+std::string SpaceText(uint64_t used_blocks, uint64_t total_blocks, uint64_t block) {
+  char pct[16];
+  std::snprintf(pct, sizeof pct, "%.1f%%", Percent(used_blocks, total_blocks));
+  return FormatSize(used_blocks * block) + " / " + FormatSize(total_blocks * block) + " (" + pct +
+         ", " + FormatSize((total_blocks - std::min(used_blocks, total_blocks)) * block) + " free)";
+}
+
+std::string OvercommitText(const PoolReport& r) {
+  char ratio[16];
+  std::snprintf(ratio, sizeof ratio, "%.2fx", OvercommitRatio(r));
+  return ratio;
+}
+
+std::string AutoextendText(const PoolSettings& s) {
+  if (s.autoextend_threshold <= 0) return "off";
+  return "at " + std::to_string(s.autoextend_threshold) + "% by " +
+         std::to_string(s.autoextend_percent) + "%" +
+         (s.autoextend_max_size ? " up to " + FormatSize(s.autoextend_max_size) : "");
+}
+
+std::string DevicesText(const PoolReport& r) {
+  return std::to_string(r.devices) + " (" + std::to_string(r.layers) + " layers, " +
+         std::to_string(r.containers) + " containers, " + std::to_string(r.volumes) + " volumes)";
+}
+
+}  // namespace
+
+void PrintPoolReport(const PoolReport& r) {
   const PoolSettings& s = r.settings;
   const kernel::PoolStatus& st = r.status;
-  auto usage = [&](uint64_t used_blocks, uint64_t total_blocks, uint64_t block) {
-    char pct[16];
-    std::snprintf(pct, sizeof pct, "%.1f%%", Percent(used_blocks, total_blocks));
-    return FormatSize(used_blocks * block) + " / " + FormatSize(total_blocks * block) + " (" + pct +
-           ", " + FormatSize((total_blocks - std::min(used_blocks, total_blocks)) * block) +
-           " free)";
-  };
-  char ratio[16];
-  std::snprintf(ratio, sizeof ratio, "%.2fx",
-                r.data_bytes
-                    ? static_cast<double>(r.provisioned_bytes) / static_cast<double>(r.data_bytes)
-                    : 0.0);
-  std::string autoextend =
-      s.autoextend_threshold > 0
-          ? "at " + std::to_string(s.autoextend_threshold) + "% by " +
-                std::to_string(s.autoextend_percent) + "%" +
-                (s.autoextend_max_size ? " up to " + FormatSize(s.autoextend_max_size) : "")
-          : "off";
   PrintTable({
       {"Pool:", r.pool_name},
       {"Root:", r.root},
@@ -268,20 +289,19 @@ void PrintPoolReport(const PoolReport& r) {
       {"Block size:", FormatSize(s.block_size)},
       {"Base device:", FormatSize(s.base_size) + " " + FsTypeName(s.fs)},
       {"Data space:",
-       r.active ? usage(st.data_used_blocks, st.data_total_blocks, s.block_size) : "-"},
+       r.active ? SpaceText(st.data_used_blocks, st.data_total_blocks, s.block_size) : "-"},
       {"Metadata space:",
-       r.active ? usage(st.metadata_used_blocks, st.metadata_total_blocks, 4096) : "-"},
-      {"Provisioned:", FormatSize(r.provisioned_bytes) + " (over-commit " + ratio + ")"},
+       r.active ? SpaceText(st.metadata_used_blocks, st.metadata_total_blocks, 4096) : "-"},
+      {"Provisioned:",
+       FormatSize(r.provisioned_bytes) + " (over-commit " + OvercommitText(r) + ")"},
       {"Discard:", DiscardText(s.discard)},
       {"When full:", s.no_space == NoSpacePolicy::kQueue
                          ? "queue I/O (filesystems frozen at the reserve)"
                          : "error I/O (filesystems shut down at the reserve)"},
-      {"Reserve:", reserve},
+      {"Reserve:", ReserveText(r)},
       {"Min free space:", std::to_string(s.min_free_percent) + "%"},
-      {"Autoextend:", autoextend},
-      {"Devices:", std::to_string(r.devices) + " (" + std::to_string(r.layers) + " layers, " +
-                       std::to_string(r.containers) + " containers, " + std::to_string(r.volumes) +
-                       " volumes)"},
+      {"Autoextend:", AutoextendText(s)},
+      {"Devices:", DevicesText(r)},
       {"Transaction id:", std::to_string(r.transaction_id)},
       {"Udev sync:", r.udev_sync ? "yes" : "no (nodes made by libdevmapper)"},
       {"Deferred removal:", s.deferred_removal ? "on" : "off"},
