@@ -22,12 +22,6 @@ std::string NewPoolId() {
   return buf;
 }
 
-// Keeps the loop devices attached by this process open until the pool table holds them.
-struct PoolDevices {
-  std::unique_ptr<kernel::LoopHandle> data_loop, meta_loop;
-  std::string data, metadata;
-};
-
 }  // namespace
 
 // Whether the kernel has a device-mapper driver at all (built in or as dm_mod), whatever
@@ -328,7 +322,7 @@ std::string Engine::Impl::UndoPoolCreate(const PoolSettings& s,
     attempt("dm device " + thin, "remove it with `dmsetup remove " + thin + "`", [&] {
       if (dm->Info(thin)) dm->Remove(thin, kernel::RemoveOptions{});
     });
-    if (s.mode == PoolMode::kAdopted && !s.adopted_pool.empty()) {
+    if (!backing->OwnsPoolDevice() && !s.adopted_pool.empty()) {
       attempt(
           "thin id " + std::to_string(base->id) + " in pool " + pool,
           "delete it with `dmsetup message " + pool + " 0 delete " + std::to_string(base->id) + "`",
@@ -478,30 +472,7 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
   PoolSettings s = m.settings();
   std::vector<std::string> notes;
   if (!m.PoolActive()) {
-    PoolDevices devs;
-    if (s.mode == PoolMode::kAdopted) {
-      throw Error("adopted pool " + s.adopted_pool +
-                      " is not active; activate it first (e.g. "
-                      "lvchange -ay)",
-                  ErrorKind::kNotFound);
-    }
-    if (s.mode == PoolMode::kLoopback) {
-      for (auto [file, handle, dev] :
-           {std::tuple{&s.data_path, &devs.data_loop, &devs.data},
-            std::tuple{&s.metadata_path, &devs.meta_loop, &devs.metadata}}) {
-        std::optional<std::string> found = m.sys->FindLoop(*file);
-        if (found) {
-          *dev = *found;
-        } else {
-          *handle = m.sys->AttachLoop(*file);
-          *dev = (*handle)->path();
-          notes.push_back("attached " + *file + " to " + *dev);
-        }
-      }
-    } else {
-      devs.data = s.data_path;
-      devs.metadata = s.metadata_path;
-    }
+    PoolDevices devs = m.Backing(s)->Attach(&notes);
     kernel::ToolResult check = [&] {
       Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
       return m.sys->ThinCheck(devs.metadata);
@@ -617,14 +588,12 @@ std::vector<std::string> Engine::DestroyPool(bool force) {
   for (const std::string& file : files) {
     if (!file.empty()) m.sys->RemoveFile(file);
   }
-  if (s.mode == PoolMode::kDirect) {
-    try {
-      m.sys->ZeroStart(s.metadata_path, 4096);
-    } catch (const Error& e) {
-      if (!force) throw;
-      left.push_back("could not wipe the pool metadata on " + s.metadata_path + " (" + e.what() +
-                     "; wipe it with `wipefs -a " + s.metadata_path + "`)");
-    }
+  try {
+    m.Backing(s)->WipeMetadata();
+  } catch (const Error& e) {
+    if (!force) throw;
+    left.push_back("could not wipe the pool metadata on " + s.metadata_path + " (" + e.what() +
+                   "; wipe it with `wipefs -a " + s.metadata_path + "`)");
   }
   // An empty store: the root can hold a new pool.
   m.WipeStore();
@@ -643,6 +612,7 @@ void Engine::Impl::TearDownPool(const PoolSettings& s, std::vector<std::string>*
       left->push_back(what + " (" + e.what() + "; " + how + ")");
     }
   };
+  std::unique_ptr<PoolBacking> backing = Backing(s);
   std::vector<DeviceRecord> all;
   catalog().ForEach([&](const DeviceRecord& r) { all.push_back(r); });
   for (const DeviceRecord& r : all) {
@@ -654,14 +624,14 @@ void Engine::Impl::TearDownPool(const PoolSettings& s, std::vector<std::string>*
     attempt("dm device " + thin, "remove it with `dmsetup remove " + thin + "`", [&] {
       if (ThinActive(r.id)) DeactivateThin(r.id, false);
     });
-    if (s.mode == PoolMode::kAdopted) {
+    if (!backing->OwnsPoolDevice()) {  // the pool stays: its thin ids go
       attempt("thin id " + std::to_string(r.id) + " in " + s.adopted_pool,
               "delete it with `dmsetup message " + s.adopted_pool + " 0 delete " +
                   std::to_string(r.id) + "`",
               [&] { DeleteDevice(r); });
     }
   }
-  if (Backing(s)->OwnsPoolDevice()) {
+  if (backing->OwnsPoolDevice()) {
     attempt("dm device " + PoolName(), "remove it with `dmsetup remove " + PoolName() + "`",
             [&] { dm->Remove(PoolName(), kernel::RemoveOptions{}); });
   }

@@ -1,6 +1,7 @@
 #include "thinpool/pool_backing.h"
 
 #include <optional>
+#include <tuple>
 
 #include "base/error.h"
 #include "base/units.h"
@@ -55,6 +56,23 @@ class LoopbackBacking : public OwnedBacking {
   std::vector<std::string> Files() const override {
     return {s_.data_path, s_.metadata_path, s_.metadata_spare};
   }
+  PoolDevices Attach(std::vector<std::string>* notes) const override {
+    PoolDevices devs;
+    for (auto [file, handle, dev] :
+         {std::tuple{&s_.data_path, &devs.data_loop, &devs.data},
+          std::tuple{&s_.metadata_path, &devs.meta_loop, &devs.metadata}}) {
+      std::optional<std::string> found = sys_->FindLoop(*file);
+      if (found) {
+        *dev = *found;
+      } else {
+        *handle = sys_->AttachLoop(*file);
+        *dev = (*handle)->path();
+        notes->push_back("attached " + *file + " to " + *dev);
+      }
+    }
+    return devs;
+  }
+  void WipeMetadata() const override {}
 
  private:
   std::string Attached(const std::string& file, const char* what) const {
@@ -80,6 +98,13 @@ class DirectBacking : public OwnedBacking {
     RequireDeviceSize(sys_, path, bytes);
   }
   std::vector<std::string> Files() const override { return {}; }
+  PoolDevices Attach(std::vector<std::string>*) const override {
+    PoolDevices devs;
+    devs.data = s_.data_path;
+    devs.metadata = s_.metadata_path;
+    return devs;
+  }
+  void WipeMetadata() const override { sys_->ZeroStart(s_.metadata_path, 4096); }
 };
 
 class AdoptedBacking : public PoolBacking {
@@ -107,6 +132,13 @@ class AdoptedBacking : public PoolBacking {
     RequireDeviceSize(sys_, path, bytes);
   }
   std::vector<std::string> Files() const override { return {}; }
+  PoolDevices Attach(std::vector<std::string>*) const override {
+    throw Error("adopted pool " + s_.adopted_pool +
+                    " is not active; activate it first (e.g. "
+                    "lvchange -ay)",
+                ErrorKind::kNotFound);
+  }
+  void WipeMetadata() const override {}
 
  private:
   PoolSettings s_;

@@ -19,6 +19,13 @@
 
 namespace thinsnap {
 
+// The block devices a pool table names, and the loop devices this process attached for them,
+// held open until the table holds them.
+struct PoolDevices {
+  std::unique_ptr<kernel::LoopHandle> data_loop, meta_loop;
+  std::string data, metadata;
+};
+
 class PoolBacking {
  public:
   virtual ~PoolBacking() = default;
@@ -49,6 +56,14 @@ class PoolBacking {
   // The files thinsnap created for the pool (data, metadata, spare), which destroy and an undone
   // create remove; empty for pools on devices.
   virtual std::vector<std::string> Files() const = 0;
+  // For pool activate, of an inactive pool: the devices its table names, a loopback file
+  // attached when no loop holds it (each attach added to *notes). An adopted pool throws
+  // kNotFound: its owner activates it.
+  virtual PoolDevices Attach(std::vector<std::string>* notes) const = 0;
+  // For pool destroy, once the pool's dm device is gone: a direct pool's metadata device loses
+  // its first 4 KiB, so that no later create finds an old pool on it. Loopback files are
+  // removed instead (Files()); an adopted pool's metadata is its owner's.
+  virtual void WipeMetadata() const = 0;
 };
 
 // The backing of the pool recorded in `settings`. REQUIRES: dm and sys outlive the result.

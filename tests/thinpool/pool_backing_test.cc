@@ -150,6 +150,45 @@ TEST_F(PoolBackingTest, DevicesAreGrownByTheirOwnerOnly) {
   EXPECT_EQ(sys_.SizeOf(s.data_path), 1ull << 30);
 }
 
+TEST_F(PoolBackingTest, LoopbackAttachAttachesOnlyTheFilesNoLoopHolds) {
+  PoolSettings s = Settings(PoolMode::kLoopback);
+  sys_.CreateSparseFile(s.data_path, 1 << 30);
+  sys_.CreateSparseFile(s.metadata_path, 16 << 20);
+  std::unique_ptr<kernel::LoopHandle> data = sys_.AttachLoop(s.data_path);
+  std::vector<std::string> notes;
+  PoolDevices devs = MakePoolBacking(s, &dm_, &sys_)->Attach(&notes);
+  EXPECT_EQ(devs.data, data->path());
+  EXPECT_EQ(devs.data_loop, nullptr);
+  ASSERT_NE(devs.meta_loop, nullptr);
+  EXPECT_EQ(devs.metadata, devs.meta_loop->path());
+  EXPECT_EQ(sys_.FindLoop(s.metadata_path), devs.metadata);
+  EXPECT_EQ(notes, (std::vector<std::string>{"attached /root/metadata to " + devs.metadata}));
+}
+
+TEST_F(PoolBackingTest, DevicesAttachAsTheyAreAndAnAdoptedPoolIsActivatedByItsOwner) {
+  std::vector<std::string> notes;
+  PoolDevices devs = MakePoolBacking(Settings(PoolMode::kDirect), &dm_, &sys_)->Attach(&notes);
+  EXPECT_EQ(devs.data, "/dev/nvme0n1");
+  EXPECT_EQ(devs.metadata, "/dev/nvme1n1");
+  EXPECT_EQ(devs.data_loop, nullptr);
+  EXPECT_TRUE(notes.empty());
+  std::unique_ptr<PoolBacking> adopted = MakePoolBacking(Settings(PoolMode::kAdopted), &dm_, &sys_);
+  EXPECT_EQ(KindOf([&] { adopted->Attach(&notes); }), ErrorKind::kNotFound);
+}
+
+TEST_F(PoolBackingTest, OnlyADirectPoolWipesItsMetadataOnDestroy) {
+  std::vector<std::string> zeroed;
+  sys_.fault = [&](const std::string& op, const std::string& path) {
+    if (op == "ZeroStart") zeroed.push_back(path);
+  };
+  sys_.AddBlockDevice("/dev/nvme1n1", 1 << 30, "thin-pool metadata");
+  for (PoolMode mode : {PoolMode::kLoopback, PoolMode::kAdopted, PoolMode::kDirect}) {
+    MakePoolBacking(Settings(mode), &dm_, &sys_)->WipeMetadata();
+  }
+  EXPECT_EQ(zeroed, (std::vector<std::string>{"/dev/nvme1n1"}));
+  EXPECT_TRUE(sys_.ProbeSignatures("/dev/nvme1n1").empty());
+}
+
 TEST_F(PoolBackingTest, DmDeviceNodeTurnsMajorMinorIntoTheDmPath) {
   dm_.Create("vg-meta", {{0, 2048, "linear", "/dev/sdb 0"}}, {});
   kernel::DeviceInfo info = *dm_.Info("vg-meta");
