@@ -194,6 +194,9 @@ struct Engine::Impl {
 
   // --- pool create and destroy (engine_pool.cc) ---
   void BuildPool(const PoolCreateOptions& o, PoolSettings* s, std::vector<std::string>* files);
+  void MakeLoopbackFiles(const PoolCreateOptions& o, PoolSettings* s,
+                         std::vector<std::string>* created_files, PoolDevices* devs);
+  void CheckDirectDevices(const PoolCreateOptions& o, PoolSettings* s, PoolDevices* devs);
   std::string UndoPoolCreate(const PoolSettings& s, const std::vector<std::string>& files);
   void TearDownPool(const PoolSettings& s, std::vector<std::string>* left);
   void WipeStore();

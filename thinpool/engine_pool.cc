@@ -192,6 +192,63 @@ void Engine::Impl::CheckInterrupted(const char* step) {
   }
 }
 
+// Loopback: the data, metadata and spare files under the root (each added to *created_files
+// once it exists, for an undone create), attached to loop devices.
+void Engine::Impl::MakeLoopbackFiles(const PoolCreateOptions& o, PoolSettings* settings,
+                                     std::vector<std::string>* created_files, PoolDevices* out) {
+  PoolSettings& s = *settings;
+  PoolDevices& devs = *out;
+  s.data_path = root + "/data";
+  s.metadata_path = root + "/metadata";
+  s.metadata_spare = root + "/metadata.spare";
+  sys->RemoveFile(s.metadata_spare);  // left by a destroyed pool
+  for (auto [path, size] :
+       {std::pair{&s.data_path, o.data_size}, std::pair{&s.metadata_path, o.metadata_size},
+        std::pair{&s.metadata_spare, o.metadata_size}}) {
+    if (!sys->Exists(*path)) created_files->push_back(*path);
+    sys->CreateSparseFile(*path, size);
+  }
+  CheckInterrupted("loop files made");
+  devs.data_loop = sys->AttachLoop(s.data_path);
+  devs.meta_loop = sys->AttachLoop(s.metadata_path);
+  devs.data = devs.data_loop->path();
+  devs.metadata = devs.meta_loop->path();
+}
+
+// Direct: the devices must be block devices, unused, with no signature unless --force, and two
+// (or with the spare three) different ones.
+void Engine::Impl::CheckDirectDevices(const PoolCreateOptions& o, PoolSettings* settings,
+                                      PoolDevices* out) {
+  PoolSettings& s = *settings;
+  PoolDevices& devs = *out;
+  std::vector<const std::string*> devices = {&o.data_device, &o.metadata_device};
+  if (!o.metadata_spare.empty()) devices.push_back(&o.metadata_spare);
+  for (const std::string* dev : devices) {
+    if (dev->empty()) throw Error("direct mode needs --data and --metadata", ErrorKind::kUsage);
+    if (!sys->IsBlockDevice(*dev)) {
+      throw Error(*dev + " is not a block device", ErrorKind::kUsage);
+    }
+    sys->CheckNotInUse(*dev);
+    std::vector<std::string> sigs = sys->ProbeSignatures(*dev);
+    if (!sigs.empty() && !o.force) {
+      throw Error("refusing to use " + *dev + ": it carries a " + sigs.front() +
+                      "; wipe it or pass --force to overwrite",
+                  ErrorKind::kExists);
+    }
+  }
+  if (o.data_device == o.metadata_device) {
+    throw Error("--data and --metadata must be different devices", ErrorKind::kUsage);
+  }
+  kernel::ValidateMetadataSize(
+      std::min<uint64_t>(sys->SizeOf(o.metadata_device), kernel::kMaxMetadataBytes));
+  s.data_path = devs.data = o.data_device;
+  s.metadata_path = devs.metadata = o.metadata_device;
+  if (!o.metadata_spare.empty()) {
+    CheckSpareDevice(s, o.metadata_spare);
+    s.metadata_spare = o.metadata_spare;
+  }
+}
+
 void Engine::Impl::BuildPool(const PoolCreateOptions& o, PoolSettings* settings,
                              std::vector<std::string>* created_files) {
   PoolSettings& s = *settings;
@@ -207,48 +264,9 @@ void Engine::Impl::BuildPool(const PoolCreateOptions& o, PoolSettings* settings,
   ParseReserve(o.reserve, &s.reserve_percent, &s.reserve_blocks);
   PoolDevices devs;
   if (o.mode == PoolMode::kLoopback) {
-    s.data_path = root + "/data";
-    s.metadata_path = root + "/metadata";
-    s.metadata_spare = root + "/metadata.spare";
-    sys->RemoveFile(s.metadata_spare);  // left by a destroyed pool
-    for (auto [path, size] :
-         {std::pair{&s.data_path, o.data_size}, std::pair{&s.metadata_path, o.metadata_size},
-          std::pair{&s.metadata_spare, o.metadata_size}}) {
-      if (!sys->Exists(*path)) created_files->push_back(*path);
-      sys->CreateSparseFile(*path, size);
-    }
-    CheckInterrupted("loop files made");
-    devs.data_loop = sys->AttachLoop(s.data_path);
-    devs.meta_loop = sys->AttachLoop(s.metadata_path);
-    devs.data = devs.data_loop->path();
-    devs.metadata = devs.meta_loop->path();
+    MakeLoopbackFiles(o, &s, created_files, &devs);
   } else if (o.mode == PoolMode::kDirect) {
-    std::vector<const std::string*> devices = {&o.data_device, &o.metadata_device};
-    if (!o.metadata_spare.empty()) devices.push_back(&o.metadata_spare);
-    for (const std::string* dev : devices) {
-      if (dev->empty()) throw Error("direct mode needs --data and --metadata", ErrorKind::kUsage);
-      if (!sys->IsBlockDevice(*dev)) {
-        throw Error(*dev + " is not a block device", ErrorKind::kUsage);
-      }
-      sys->CheckNotInUse(*dev);
-      std::vector<std::string> sigs = sys->ProbeSignatures(*dev);
-      if (!sigs.empty() && !o.force) {
-        throw Error("refusing to use " + *dev + ": it carries a " + sigs.front() +
-                        "; wipe it or pass --force to overwrite",
-                    ErrorKind::kExists);
-      }
-    }
-    if (o.data_device == o.metadata_device) {
-      throw Error("--data and --metadata must be different devices", ErrorKind::kUsage);
-    }
-    kernel::ValidateMetadataSize(
-        std::min<uint64_t>(sys->SizeOf(o.metadata_device), kernel::kMaxMetadataBytes));
-    s.data_path = devs.data = o.data_device;
-    s.metadata_path = devs.metadata = o.metadata_device;
-    if (!o.metadata_spare.empty()) {
-      CheckSpareDevice(s, o.metadata_spare);
-      s.metadata_spare = o.metadata_spare;
-    }
+    CheckDirectDevices(o, &s, &devs);
   }
   PoolConfig adopt_config;
   if (o.mode == PoolMode::kAdopted) InspectForAdoption(o, &s, &adopt_config);
