@@ -215,12 +215,16 @@ bool Engine::Impl::ThinActive(uint32_t id) { return dm->Info(ThinName(id)).has_v
 
 std::string Engine::Impl::ActivateThin(const DeviceRecord& rec) {
   std::string name = ThinName(rec.id);
-  if (!dm->Info(name)) {
+  std::optional<kernel::DeviceInfo> info = dm->Info(name);
+  if (!info) {
     kernel::Table table = {kernel::ThinTable(PoolDevice(), rec.id, rec.size_bytes / 512)};
     kernel::CreateOptions opts;
     opts.uuid = ThinUuid(rec.id);
     opts.read_only = rec.read_only;
     dm->Create(name, table, opts);
+  } else if (info->deferred_remove) {
+    // Unmount(defer_busy) left it to go at its last close: it is wanted again.
+    dm->Message(name, "@cancel_deferred_remove");
   }
   return dm->DevicePath(name);
 }

@@ -331,7 +331,12 @@ class Engine {
   std::string Activate(const std::string& name);  // returns the device path
   void Deactivate(const std::string& name);
   std::string Mount(const std::string& name, const std::string& dir);  // returns the dir
-  void Unmount(const std::string& name);
+  // Unmounts and deactivates. The unmount is recorded even when the deactivation then fails, so
+  // the record never names a mount that is gone. With `defer_busy` (and the pool's deferred
+  // removal on), a device still open elsewhere, e.g. by a copy of the mount in a container's
+  // mount namespace that has not been torn down yet, is removed by the kernel at its last close
+  // instead of failing EBUSY; the next Activate or Mount takes it back.
+  void Unmount(const std::string& name, bool defer_busy = false);
   RemoveOutcome Remove(const std::string& name, bool force, bool discard);
   std::vector<DeviceRecord> List();
   DeviceView Inspect(const std::string& name);

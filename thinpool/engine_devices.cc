@@ -389,7 +389,7 @@ std::string Engine::Mount(const std::string& name, const std::string& dir_arg) {
   return dir;
 }
 
-void Engine::Unmount(const std::string& name) {
+void Engine::Unmount(const std::string& name, bool defer_busy) {
   Impl& m = *impl_;
   m.RequireActivePool();
   DeviceRecord rec = m.Find(name);
@@ -400,8 +400,13 @@ void Engine::Unmount(const std::string& name) {
   if (m.StoppedHow(name) == "frozen") m.sys->ThawFilesystem(rec.mountpoint);
   m.sys->Unmount(rec.mountpoint);
   m.ForgetStopped(name);
-  m.DeactivateThin(rec.id, /*allow_deferred=*/false);
   rec.mountpoint.clear();
+  try {
+    m.DeactivateThin(rec.id, defer_busy);
+  } catch (const Error&) {
+    m.UpdateRecord(rec);  // unmounted, still active: what the kernel has now
+    throw;
+  }
   rec.active = false;
   m.UpdateRecord(rec);
 }

@@ -313,6 +313,11 @@ std::string FakeDeviceMapper::Message(const std::string& name, const std::string
   if (inj && inj->then_needs_check) MetadataOf(FakeOp::kMessage, name, message).needs_check = true;
   if (inj && !inj->after_effect) Fail(FakeOp::kMessage, name, message, inj->err);
   Find(FakeOp::kMessage, name, message);
+  if (message == "@cancel_deferred_remove") {  // dm core's own message, to any device
+    if (!devices_[name].deferred_remove) Fail(FakeOp::kMessage, name, message, ENXIO);
+    devices_[name].deferred_remove = false;
+    return "";
+  }
   std::string response = DoMessage(name, message);
   if (inj) Fail(FakeOp::kMessage, name, message, inj->err);
   return response;

@@ -683,6 +683,32 @@ TEST_F(EngineTest, DeactivatingAnOpenDeviceSaysWhichAndWhyAndChangesNothing) {
   EXPECT_TRUE(engine_->store().catalog().FindByName("v")->active);
 }
 
+TEST_F(EngineTest, UnmountOfADeviceOpenElsewhereRecordsTheUnmountThenFailsOrDefers) {
+  CreateLoopbackPool();
+  engine_->CreateVolume("v", 64 << 20, FsType::kExt4);
+  engine_->Mount("v", "");
+  std::string dm_name = engine_->Inspect("v").dm_name;
+  dm_.HoldOpen(dm_name);  // e.g. a copy of the mount in a container's mount namespace
+  EXPECT_THROW(engine_->Unmount("v"), Error);
+  const DeviceRecord* rec = engine_->store().catalog().FindByName("v");
+  EXPECT_EQ(rec->mountpoint, "");  // the unmount happened; the record says so
+  EXPECT_TRUE(rec->active);
+  Open();
+  EXPECT_EQ(engine_->store().catalog().FindByName("v")->mountpoint, "");
+
+  engine_->Mount("v", "");
+  engine_->Unmount("v", /*defer_busy=*/true);
+  ASSERT_TRUE(dm_.Info(dm_name));
+  EXPECT_TRUE(dm_.Info(dm_name)->deferred_remove);
+  EXPECT_FALSE(engine_->store().catalog().FindByName("v")->active);
+  engine_->Mount("v", "");  // wanted again: the deferred remove is cancelled
+  EXPECT_FALSE(dm_.Info(dm_name)->deferred_remove);
+  engine_->Unmount("v", /*defer_busy=*/true);
+  dm_.CloseHold(dm_name);  // the last close: the kernel removes it
+  EXPECT_FALSE(dm_.Info(dm_name));
+  ExpectConsistent();
+}
+
 // --- grow ---
 
 uint64_t LiveSectors(FakeDeviceMapper& dm, const std::string& path) {
