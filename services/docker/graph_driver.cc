@@ -190,7 +190,8 @@ std::string GraphDriver::PrepareParent(Engine& e, const std::string& parent) {
 
 void GraphDriver::UnmountIfMounted(Engine& e, const std::string& name) {
   const DeviceRecord* rec = Find(e, name);
-  if (rec && !rec->mountpoint.empty()) e.Unmount(name);
+  // Deferred: a container's mount namespace may still hold the filesystem for a moment.
+  if (rec && !rec->mountpoint.empty()) e.Unmount(name, /*defer_busy=*/true);
   std::lock_guard<std::mutex> hold(mu_);
   refs_.erase(name);
 }

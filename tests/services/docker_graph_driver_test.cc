@@ -8,14 +8,11 @@
 #include "base/error.h"
 #include "services/docker/graph_driver.h"
 #include "services/docker/names.h"
-#include "tests/fakes/fake_device_mapper.h"
-#include "tests/fakes/fake_system.h"
+#include "tests/services/docker_test_pool.h"
 
 namespace thinsnap::docker {
 namespace {
 
-using kernel::FakeDeviceMapper;
-using kernel::FakeSystem;
 using nlohmann::json;
 
 const std::string kL1(64, 'a');
@@ -37,35 +34,12 @@ BodyReader BodyOf(const std::string& text, size_t piece = 7) {
 class GraphDriverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/thinsnap-docker-test-XXXXXX";
-    root_ = ::mkdtemp(tmpl);
-    EngineOptions opts;
-    opts.lock_timeout_ms = 0;
-    {
-      auto engine = Engine::Open(root_, &dm_, &sys_, opts);
-      PoolCreateOptions o;
-      o.data_size = 1ull << 30;
-      o.metadata_size = 16 << 20;
-      o.base_size = 256 << 20;
-      engine->CreatePool(o);
-    }
-    EngineHostOptions host_opts;
-    host_opts.root = root_;
-    host_opts.engine = opts;
-    host_ = std::make_unique<EngineHost>(&dm_, &sys_, host_opts);
-    driver_ = std::make_unique<GraphDriver>(host_.get());
-    ASSERT_EQ(
-        Call("GraphDriver.Init",
-             json::parse(R"({"Home":"/var/lib/docker","Opts":null,"UIDMaps":null,"GIDMaps":null})"))
-            .status,
-        200);
+    pool_ = std::make_unique<DockerTestPool>("thinsnap-docker-test");
+    root_ = pool_->root();
+    host_ = pool_->host.get();
+    driver_ = pool_->driver.get();
   }
-  void TearDown() override {
-    driver_.reset();
-    host_.reset();
-    std::string cmd = "rm -rf " + root_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
-  }
+  void TearDown() override { pool_.reset(); }
   Reply Call(const std::string& method, const json& req) { return driver_->Call(method, req); }
   json Ok(const std::string& method, const json& req) {
     Reply r = Call(method, req);
@@ -88,11 +62,10 @@ class GraphDriverTest : public ::testing::Test {
     return n;
   }
 
+  std::unique_ptr<DockerTestPool> pool_;
   std::string root_;
-  FakeDeviceMapper dm_;
-  FakeSystem sys_{&dm_};
-  std::unique_ptr<EngineHost> host_;
-  std::unique_ptr<GraphDriver> driver_;
+  EngineHost* host_ = nullptr;
+  GraphDriver* driver_ = nullptr;
 };
 
 TEST_F(GraphDriverTest, ActivateNamesTheGraphDriverAndCapabilitiesAreNotExact) {
@@ -176,6 +149,27 @@ TEST_F(GraphDriverTest, RemoveOfAMountedContainerUnmountsItFirst) {
   EXPECT_TRUE(driver_->MountCounts().empty());
 }
 
+TEST_F(GraphDriverTest, PutOfAContainerStillOpenElsewhereDefersItsDeactivation) {
+  ASSERT_EQ(Load(kL1, "", "base layer").status, 200);
+  Ok("GraphDriver.CreateReadWrite", {{"ID", kC}, {"Parent", kL1}});
+  std::string dir = Ok("GraphDriver.Get", {{"ID", kC}})["Dir"];
+  std::string dm_name;
+  host_->Run([&](Engine& e) { dm_name = e.Inspect(DeviceNameFor(kC)).dm_name; });
+  pool_->dm.HoldOpen(dm_name);  // the stopped container's mount namespace, not torn down yet
+  Ok("GraphDriver.Put", {{"ID", kC}});
+  EXPECT_EQ(Record(kC).mountpoint, "");
+  ASSERT_TRUE(pool_->dm.Info(dm_name));
+  EXPECT_TRUE(pool_->dm.Info(dm_name)->deferred_remove);
+  EXPECT_EQ(Ok("GraphDriver.Get", {{"ID", kC}})["Dir"], dir);  // docker start again
+  EXPECT_FALSE(pool_->dm.Info(dm_name)->deferred_remove);
+  EXPECT_EQ(Record(kC).mountpoint, dir);
+  Ok("GraphDriver.Put", {{"ID", kC}});
+  Ok("GraphDriver.Remove", {{"ID", kC}});  // docker rm while the namespace still holds it
+  EXPECT_EQ(Ok("GraphDriver.Exists", {{"ID", kC}})["Exists"], false);
+  pool_->dm.CloseHold(dm_name);
+  EXPECT_FALSE(pool_->dm.Info(dm_name));
+}
+
 TEST_F(GraphDriverTest, ChangesUseDockerChangeKinds) {
   ASSERT_EQ(Load(kL1, "", "base layer").status, 200);
   Ok("GraphDriver.CreateReadWrite", {{"ID", kC}, {"Parent", kL1}});
@@ -184,10 +178,10 @@ TEST_F(GraphDriverTest, ChangesUseDockerChangeKinds) {
   std::string pool_id;
   host_->Run([&](Engine& e) { pool_id = e.Status().settings.pool_id; });
   auto device = [&](const std::string& id) {
-    return dm_.DevicePath("thinsnap-" + pool_id + "-" + std::to_string(Record(id).id));
+    return pool_->dm.DevicePath("thinsnap-" + pool_id + "-" + std::to_string(Record(id).id));
   };
-  sys_.trees[device(kL1)] = {{"/bin/", "0755"}, {"/bin/old", "x"}, {"/etc/", "0755"}};
-  sys_.trees[device(kC)] = {{"/bin/", "0755"}, {"/etc/", "0700"}, {"/TEST", "t"}};
+  pool_->sys.trees[device(kL1)] = {{"/bin/", "0755"}, {"/bin/old", "x"}, {"/etc/", "0755"}};
+  pool_->sys.trees[device(kC)] = {{"/bin/", "0755"}, {"/etc/", "0700"}, {"/TEST", "t"}};
   json changes = Ok("GraphDriver.Changes", {{"ID", kC}, {"Parent", kL1}})["Changes"];
   EXPECT_EQ(changes, json::parse(R"([{"Path":"/TEST","Kind":1},{"Path":"/bin","Kind":0},
                                      {"Path":"/bin/old","Kind":2},{"Path":"/etc","Kind":0}])"));

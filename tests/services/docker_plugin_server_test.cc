@@ -14,8 +14,7 @@
 
 #include "base/error.h"
 #include "services/docker/plugin_server.h"
-#include "tests/fakes/fake_device_mapper.h"
-#include "tests/fakes/fake_system.h"
+#include "tests/services/docker_test_pool.h"
 
 namespace thinsnap::docker {
 namespace {
@@ -29,27 +28,12 @@ using nlohmann::json;
 class PluginServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/thinsnap-plugin-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
-    root_ = dir_ + "/root";
-    ASSERT_EQ(::mkdir(root_.c_str(), 0700), 0);
-    EngineOptions opts;
-    opts.lock_timeout_ms = 0;
-    {
-      auto engine = Engine::Open(root_, &dm_, &sys_, opts);
-      PoolCreateOptions o;
-      o.data_size = 1ull << 30;
-      o.metadata_size = 16 << 20;
-      o.base_size = 256 << 20;
-      engine->CreatePool(o);
-    }
-    EngineHostOptions host_opts;
-    host_opts.root = root_;
-    host_opts.engine = opts;
-    host_ = std::make_unique<EngineHost>(&dm_, &sys_, host_opts);
-    driver_ = std::make_unique<GraphDriver>(host_.get());
+    pool_ = std::make_unique<DockerTestPool>("thinsnap-plugin-test");
+    dir_ = pool_->dir();
+    root_ = pool_->root();
+    driver_ = pool_->driver.get();
     path_ = dir_ + "/plugins/thinsnap.sock";
-    server_ = std::make_unique<PluginServer>(driver_.get(), path_);
+    server_ = std::make_unique<PluginServer>(driver_, path_);
     server_->Start();
     sock_.connect(Local::endpoint(path_));
   }
@@ -57,8 +41,8 @@ class PluginServerTest : public ::testing::Test {
     beast::error_code ignored;
     sock_.close(ignored);
     server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-    std::string cmd = "rm -rf " + dir_;
-    ASSERT_EQ(std::system(cmd.c_str()), 0);
+    server_.reset();
+    pool_.reset();
   }
   http::response<http::string_body> Post(const std::string& target, const std::string& body) {
     http::request<http::string_body> req{http::verb::post, target, 11};
@@ -87,11 +71,9 @@ class PluginServerTest : public ::testing::Test {
     return res;
   }
 
+  std::unique_ptr<DockerTestPool> pool_;
   std::string dir_, root_, path_;
-  kernel::FakeDeviceMapper dm_;
-  kernel::FakeSystem sys_{&dm_};
-  std::unique_ptr<EngineHost> host_;
-  std::unique_ptr<GraphDriver> driver_;
+  GraphDriver* driver_ = nullptr;
   std::unique_ptr<PluginServer> server_;
   asio::io_context io_;
   Local::socket sock_{io_};
@@ -151,7 +133,7 @@ TEST_F(PluginServerTest, DiffRepliesWithAChunkedTarOrAnError) {
 }
 
 TEST_F(PluginServerTest, StaleSocketIsReplacedLiveOneAndOtherFilesRefused) {
-  PluginServer second(driver_.get(), path_);
+  PluginServer second(driver_, path_);
   try {
     second.Start();
     FAIL() << "a second server took a live socket";
@@ -162,7 +144,7 @@ TEST_F(PluginServerTest, StaleSocketIsReplacedLiveOneAndOtherFilesRefused) {
   }
   std::string file = dir_ + "/plain";
   std::ofstream(file) << "x";
-  PluginServer on_file(driver_.get(), file);
+  PluginServer on_file(driver_, file);
   EXPECT_THROW(on_file.Start(), Error);
   // Shut down (the socket file goes), leave a stale one behind, start again.
   server_->Shutdown(std::chrono::system_clock::now());
@@ -172,7 +154,7 @@ TEST_F(PluginServerTest, StaleSocketIsReplacedLiveOneAndOtherFilesRefused) {
   std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path_.c_str());
   ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
   ::close(fd);  // bound, never listened: stale
-  server_ = std::make_unique<PluginServer>(driver_.get(), path_);
+  server_ = std::make_unique<PluginServer>(driver_, path_);
   server_->Start();
   beast::error_code ignored;
   sock_.close(ignored);
