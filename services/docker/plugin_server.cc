@@ -135,8 +135,21 @@ std::string DockerPluginSocket(const std::string& name) {
   return "/run/docker/plugins/" + name + ".sock";
 }
 
-PluginServer::PluginServer(GraphDriver* driver, std::string socket_path)
-    : driver_(driver), path_(std::move(socket_path)) {}
+PluginServer::PluginServer(GraphDriver* driver, std::string socket_path, Log log, bool verbose)
+    : driver_(driver), path_(std::move(socket_path)), log_(std::move(log)), verbose_(verbose) {}
+
+void PluginServer::LogRequest(const std::string& method, const std::string& id,
+                              const Reply& reply) {
+  if (!log_ || (reply.status == 200 && !verbose_)) return;
+  std::string line = "docker: " + method + (id.empty() ? "" : " " + id);
+  auto err = reply.body.find("Err");
+  if (reply.status != 200 && err != reply.body.end() && err->is_string()) {
+    line += ": " + err->get<std::string>();
+  } else if (reply.status != 200) {
+    line += ": HTTP " + std::to_string(reply.status);
+  }
+  log_(line);
+}
 
 PluginServer::~PluginServer() {
   if (running_) Shutdown(std::chrono::system_clock::now());
@@ -211,8 +224,10 @@ void PluginServer::Serve(int fd) {
         return ReadBody(sock, buf, parser, out, size);
       };
       if (method == "GraphDriver.ApplyDiff") {
-        WriteJson(sock, version, keep_alive,
-                  driver_->ApplyDiff(QueryValue(query, "id"), QueryValue(query, "parent"), body));
+        std::string id = QueryValue(query, "id");
+        Reply reply = driver_->ApplyDiff(id, QueryValue(query, "parent"), body);
+        LogRequest(method, id, reply);
+        WriteJson(sock, version, keep_alive, reply);
       } else {
         std::string text;
         std::vector<char> chunk(kChunk);
@@ -222,8 +237,12 @@ void PluginServer::Serve(int fd) {
         }
         Reply reply;
         UniqueFd stream;
+        std::string id;
         try {
           json request = ParseJson(text);
+          if (request.is_object() && request.contains("ID") && request["ID"].is_string()) {
+            id = request["ID"].get<std::string>();
+          }
           if (method == "GraphDriver.Diff") {
             stream = driver_->Diff(request);
           } else {
@@ -232,6 +251,7 @@ void PluginServer::Serve(int fd) {
         } catch (const std::exception& e) {
           reply = GraphDriver::ErrorReply(e);
         }
+        LogRequest(method, id, reply);
         if (stream.valid()) {
           WriteStream(sock, version, keep_alive, stream.get());
         } else {

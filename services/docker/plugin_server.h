@@ -8,6 +8,9 @@
 // reply other than 200 is an error whose {"Err": ...} Docker shows; it retries a refused
 // connection for 30 s, so a plugin restarted within that time loses no request.
 //
+// Every request that fails is logged as one line (method, layer id, the reply's Err), so the
+// operator sees in the daemon's log what Docker reported; with `verbose`, every request.
+//
 // Thread-safety: Start and Shutdown from one thread; connections are served concurrently.
 #ifndef THINSNAP_SERVICES_DOCKER_PLUGIN_SERVER_H_
 #define THINSNAP_SERVICES_DOCKER_PLUGIN_SERVER_H_
@@ -15,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -31,8 +35,10 @@ std::string DockerPluginSocket(const std::string& name);
 
 class PluginServer {
  public:
-  // `driver` must outlive the server.
-  PluginServer(GraphDriver* driver, std::string socket_path);
+  using Log = std::function<void(const std::string&)>;
+  // `driver` must outlive the server. `log` is called from the connection threads.
+  PluginServer(GraphDriver* driver, std::string socket_path, Log log = nullptr,
+               bool verbose = false);
   ~PluginServer();  // Shutdown(now) when still running
   PluginServer(const PluginServer&) = delete;
   PluginServer& operator=(const PluginServer&) = delete;
@@ -49,9 +55,12 @@ class PluginServer {
  private:
   void AcceptLoop();
   void Serve(int fd);
+  void LogRequest(const std::string& method, const std::string& id, const Reply& reply);
 
   GraphDriver* driver_;
   std::string path_;
+  Log log_;
+  bool verbose_;
   UniqueFd listener_;
   UniqueFd wake_read_, wake_write_;  // Shutdown wakes the accept loop's poll
   std::thread acceptor_;
