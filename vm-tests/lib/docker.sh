@@ -33,10 +33,11 @@ wait_socket() {
   [ -S "$1" ]
 }
 
-# start_plugin ROOT [NAME]: `thinsnap serve --docker-plugin NAME` in the background.
+# start_plugin ROOT [NAME]: `thinsnap serve -v --docker-plugin NAME` in the background (-v: its
+# log has every request, which stop_all shows after a failure).
 start_plugin() {
-  echo "+ thinsnap --root $1 serve --address '' --docker-plugin ${2:-thinsnap} &"
-  thinsnap --root "$1" serve --address "" --docker-plugin "${2:-thinsnap}" >>"$PLUGIN_LOG" 2>&1 &
+  echo "+ thinsnap --root $1 serve -v --address '' --docker-plugin ${2:-thinsnap} &"
+  thinsnap --root "$1" serve -v --address "" --docker-plugin "${2:-thinsnap}" >>"$PLUGIN_LOG" 2>&1 &
   PLUGIN_PID=$!
   wait_socket "/run/docker/plugins/${2:-thinsnap}.sock" 30 || {
     cat "$PLUGIN_LOG"
@@ -90,8 +91,15 @@ stop_dockerd() {
   DOCKERD_PID=""
 }
 
-# stop_all: what a scenario's exit trap calls.
+# stop_all: what a scenario's exit trap calls; after a failure it shows the daemons' logs.
 stop_all() {
+  _status=$?
+  if [ "$_status" -ne 0 ]; then
+    echo "--- the plugin's log ($PLUGIN_LOG)"
+    tail -n 40 "$PLUGIN_LOG" 2>/dev/null
+    echo "--- dockerd's log ($DOCKER_LOG)"
+    grep -E 'level=(error|warning)' "$DOCKER_LOG" 2>/dev/null | tail -n 20
+  fi
   stop_dockerd
   [ -z "$PLUGIN_PID" ] || kill -TERM "$PLUGIN_PID" 2>/dev/null
   [ -z "$CONTAINERD_PID" ] || kill -TERM "$CONTAINERD_PID" 2>/dev/null
