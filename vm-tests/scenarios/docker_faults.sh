@@ -8,12 +8,14 @@ R=/tmp/ts
 ts() { thinsnap --root "$R" "$@"; }
 trap stop_all EXIT
 D=dk
-# dk ARGS...: docker, and how long it took on stderr (the scenario's time goes to dockerd).
+# dk ARGS...: docker, and how long it took on fd 3, the console (the scenario's time goes to
+# dockerd), so neither a $(...) nor a 2>&1 of the caller captures it.
+exec 3>&1
 dk() {
   _t=$(ms_now)
   docker "$@"
   _rc=$?
-  echo "    [docker $1: $(($(ms_now) - _t)) ms]" >&2
+  echo "    [docker $1: $(($(ms_now) - _t)) ms]" >&3
   return $_rc
 }
 T0=$(ms_now)
