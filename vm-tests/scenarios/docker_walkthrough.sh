@@ -63,6 +63,7 @@ echo "tsbox has no /TEST: ok"
 
 step "6. --storage-opt size=1G gives a 1 GiB root"
 # The root filesystem's size in KiB, as statfs(2) inside the container sees it.
+# shellcheck disable=SC2016 # expanded by the container's shell
 ROOT_KB='stat -f -c "%b %S" / | { read -r b s; echo $((b * s / 1024)); }'
 run $D create --network none --name cs --storage-opt size=1G tsbox sh -c "$ROOT_KB"
 check_eq "$($D inspect --format '{{.GraphDriver.Data.DeviceSize}}' cs)" 1073741824 "DeviceSize of cs"
