@@ -99,6 +99,11 @@ std::vector<kernel::ThinUsage> Engine::Impl::KernelDevices(bool* live) {
   return LiveThinDevices(PoolName(), MetadataDevice(s));
 }
 
+kernel::ToolResult Engine::Impl::CheckMetadata(const std::string& device, const std::string& what) {
+  Step step(opts, "checking " + what + " (thin_check)");
+  return sys->ThinCheck(device);
+}
+
 std::vector<kernel::ThinUsage> Engine::Impl::LiveThinDevices(const std::string& pool,
                                                              const std::string& meta_dev) {
   dm->Message(pool, "reserve_metadata_snap");
@@ -248,10 +253,7 @@ CheckReport Engine::Check() {
   } else if (s.mode != PoolMode::kAdopted) {
     std::unique_ptr<kernel::LoopHandle> loop;
     std::string dev = m.OfflineMetadataDevice(s, &loop);
-    kernel::ToolResult check = [&] {
-      Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
-      return m.sys->ThinCheck(dev);
-    }();
+    kernel::ToolResult check = m.CheckMetadata(dev, "the pool's metadata");
     if (!check.ok) {
       report.Problem(
           "thin_check_failed", "",
@@ -363,10 +365,7 @@ void Engine::Impl::RepairMetadata(const PoolSettings& s, CheckReport* done) {
       throw Error("thin_repair could not rebuild the metadata of " + meta + " into " + spare +
                   " (the metadata is unchanged): " + r.output);
     }
-    kernel::ToolResult c = [&] {
-      Step step(opts, "checking the rebuilt metadata (thin_check)");
-      return sys->ThinCheck(out);
-    }();
+    kernel::ToolResult c = CheckMetadata(out, "the rebuilt metadata");
     if (!c.ok) {
       throw Error("the metadata that thin_repair wrote to " + spare +
                   " fails thin_check (the metadata is unchanged): " + ThinCheckDamage(c.output));
@@ -426,10 +425,7 @@ CheckReport Engine::Repair() {
     }
     if (trouble || !live) {
       std::string dev = m.OfflineMetadataDevice(s, &loop);
-      check = [&] {
-        Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
-        return m.sys->ThinCheck(dev);
-      }();
+      check = m.CheckMetadata(dev, "the pool's metadata");
       if (check.ok && trouble && st.needs_check) {
         kernel::ToolResult cleared = m.sys->ThinClearNeedsCheck(dev);
         if (!cleared.ok)

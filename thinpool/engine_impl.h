@@ -202,6 +202,8 @@ struct Engine::Impl {
   void WipeStore();
   void CheckInterrupted(const char* step);
 
+  // thin_check of `device`, reported as the step "checking <what> (thin_check)".
+  kernel::ToolResult CheckMetadata(const std::string& device, const std::string& what);
   // DiffTrees(lower, upper) for `rec` and its parent, reported as a step.
   std::vector<TreeChange> CompareTrees(const DeviceRecord& rec, const std::string& lower,
                                        const std::string& upper);

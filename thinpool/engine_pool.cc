@@ -491,10 +491,7 @@ std::vector<std::string> Engine::ActivatePool(bool remount) {
   std::vector<std::string> notes;
   if (!m.PoolActive()) {
     PoolDevices devs = m.Backing(s)->Attach(&notes);
-    kernel::ToolResult check = [&] {
-      Impl::Step step(m.opts, "checking the pool's metadata (thin_check)");
-      return m.sys->ThinCheck(devs.metadata);
-    }();
+    kernel::ToolResult check = m.CheckMetadata(devs.metadata, "the pool's metadata");
     if (!check.ok) {
       throw Error("thin_check found damage in the pool metadata on " + devs.metadata +
                   "; run thinsnap pool repair. thin_check: " + ThinCheckDamage(check.output));
