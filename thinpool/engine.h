@@ -136,7 +136,9 @@ struct PoolSetOptions {
 // A filesystem that thinsnap stopped because the pool reached its space reserve.
 struct StoppedDevice {
   std::string name;
-  std::string how;     // "shutdown" (--on-full error) or "frozen" (--on-full queue)
+  // "shutdown" (allocating, --on-full error), "frozen" (idle, or --on-full queue), or "stuck"
+  // (frozen, then shut down by its own writeback: only an emergency thaw reaches it).
+  std::string how;
   std::string reason;  // "data" or "metadata": the space that reached the reserve
   int64_t since_ns = 0;
   std::string mountpoint;

@@ -74,8 +74,11 @@ PoolReport Engine::Status() {
       MetadataReserveBlocks(r.settings, r.status.data_total_blocks, r.status.metadata_total_blocks);
   r.stopped = m.StoppedDevices();
   for (const StoppedDevice& d : r.stopped) {
-    r.warnings.push_back(d.name + " was " + (d.how == "frozen" ? "frozen" : "shut down") +
-                         " at the space reserve (" + d.reason + "); " + d.next);
+    const char* was = d.how == "frozen"  ? "frozen"
+                      : d.how == "stuck" ? "frozen (and then shut itself down)"
+                                         : "shut down";
+    r.warnings.push_back(d.name + " was " + was + " at the space reserve (" + d.reason + "); " +
+                         d.next);
   }
   if (m.store().pending())
     r.warnings.push_back("a transaction is pending; run: thinsnap pool check");

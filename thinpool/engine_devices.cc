@@ -366,13 +366,15 @@ std::string Engine::Mount(const std::string& name, const std::string& dir_arg) {
                 ErrorKind::kUsage);
   }
   std::string dir = dir_arg.empty() ? m.DefaultMountDir(name) : dir_arg;
-  if (!rec.mountpoint.empty() && m.StoppedHow(name) == "shutdown") {
+  std::optional<std::string> stopped = m.StoppedHow(name);
+  if (!rec.mountpoint.empty() && (stopped == "shutdown" || stopped == "stuck")) {
     // Shut down at the space reserve: the mount is dead until it is made again (the log replays).
+    // "stuck": frozen too; the operator has thawed it (StoppedDevice::next says how).
     m.sys->Unmount(rec.mountpoint);
     if (dir_arg.empty()) dir = rec.mountpoint;
     rec.mountpoint.clear();
     m.UpdateRecord(rec);
-    m.ForgetStopped(name);
+    if (stopped == "shutdown") m.ForgetStopped(name);
   }
   if (!rec.mountpoint.empty()) {
     if (rec.mountpoint == dir) return dir;
@@ -386,6 +388,17 @@ std::string Engine::Mount(const std::string& name, const std::string& dir_arg) {
   rec.mountpoint = dir;
   rec.active = true;
   m.UpdateRecord(rec);
+  if (stopped == "stuck") {
+    // Not thawed first: the unmount left its frozen superblock, and this mount found it again.
+    if (!m.sys->FilesystemServesReads(dir)) {
+      throw Error("'" + name +
+                      "' is still frozen and shut down (the mount found its frozen superblock "
+                      "again); run `echo j > /proc/sysrq-trigger` first, then: thinsnap mount " +
+                      name,
+                  ErrorKind::kBusy);
+    }
+    m.ForgetStopped(name);
+  }
   return dir;
 }
 

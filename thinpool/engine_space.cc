@@ -172,11 +172,21 @@ std::vector<StoppedDevice> Engine::Impl::StoppedDevices() {
     d.reason = e.reason;
     d.since_ns = e.since_ns;
     if (const DeviceRecord* rec = catalog().FindByName(d.name)) d.mountpoint = rec->mountpoint;
-    d.next = d.how == "frozen"
-                 ? "grow the pool (thinsnap pool set --data-size) or rm a device; it thaws"
-                 : "grow the pool (thinsnap pool set --data-size) or rm a device, stop what "
-                   "uses it, then run: thinsnap mount " +
-                       d.name;
+    if (d.how == "frozen") {
+      d.next = "grow the pool (thinsnap pool set --data-size) or rm a device; it thaws";
+    } else if (d.how == "stuck") {
+      // Frozen, then shut down by its own writeback: no FITHAW can reach it (FreezeOutcome).
+      d.next =
+          "it shut itself down while frozen, and no file on it opens to thaw it: run `echo "
+          "j > /proc/sysrq-trigger` (thaws every frozen filesystem of the host), then: "
+          "thinsnap mount " +
+          d.name;
+    } else {
+      d.next =
+          "grow the pool (thinsnap pool set --data-size) or rm a device, stop what uses it, "
+          "then run: thinsnap mount " +
+          d.name;
+    }
     out.push_back(std::move(d));
   }
   return out;
@@ -315,17 +325,28 @@ void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason,
   // --on-full error: the pool fails I/O rather than queueing it, so a freeze cannot hang and
   // runs here; one that fails (its writeback found no block) becomes a shutdown.
   if (s.no_space != NoSpacePolicy::kQueue) defer_freeze = false;
+  // The allocating ones stop first: each of their writes still in flight takes a block that an
+  // idle filesystem's freeze may need for its own log (an xfs whose freeze finds the pool full
+  // shuts itself down; FreezeFilesystem then thaws it and it counts as shut down).
+  std::vector<const DeviceRecord*> order;
   for (const DeviceRecord& rec : running) {
-    // An idle xfs is frozen like ext4. Measured: its freeze can return while metadata writeback
-    // goes on, and if the pool then fills (writes already in flight when the writers were shut
-    // down), that writeback shuts it down frozen, out of reach of a thaw: recovery sees that
-    // its root no longer opens and remounts it (FilesystemServesReads).
+    if (shut.count(rec.id)) order.push_back(&rec);
+  }
+  for (const DeviceRecord& rec : running) {
+    if (!shut.count(rec.id)) order.push_back(&rec);
+  }
+  for (const DeviceRecord* r : order) {
+    const DeviceRecord& rec = *r;
     bool shutdown = shut.count(rec.id) > 0;
     std::string what = rec.name + " (" + rec.mountpoint + ")";
     try {
       if (!shutdown && !defer_freeze && s.no_space != NoSpacePolicy::kQueue) {
         try {
-          sys->FreezeFilesystem(rec.mountpoint);
+          if (sys->FreezeFilesystem(rec.mountpoint) == kernel::FreezeOutcome::kShutDown) {
+            report->did.push_back("reserve: " + what +
+                                  " shut itself down while freezing (the pool filled)");
+            shutdown = true;
+          }
         } catch (const Error& e) {
           report->did.push_back("reserve: freeze " + what + ": " + e.what() + "; shutting down");
           shutdown = true;
@@ -356,11 +377,13 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
     }
     DeviceRecord rec = *found;
     bool remount = d.how != "frozen";
+    std::string dev = dm->DevicePath(ThinName(rec.id));
     try {
-      // A write of its freeze that found the pool full can make a filesystem shut itself
-      // down (xfs does; even the open of its root fails then): it comes back as a shut-down
-      // one does, by unmount and mount, which also ends the freeze.
-      if (d.how == "frozen" && !sys->FilesystemServesReads(rec.mountpoint)) {
+      if (d.how == "stuck") continue;  // until the operator's mount (d.next)
+      // A filesystem that shut itself down (xfs does when a write of its own finds the pool
+      // full) comes back as a shut-down one does, by unmount and mount.
+      bool gave_up = d.how == "frozen" && !sys->FilesystemServesReads(rec.mountpoint);
+      if (gave_up) {
         remount = true;
       } else if (d.how == "frozen") {
         // Not frozen (yet): the monitor's deferred freeze may still be writing back; keep the
@@ -371,10 +394,19 @@ void Engine::Impl::ResumeStopped(ReserveReport* report) {
         }
       }
       if (remount) {
-        std::string dev = dm->DevicePath(ThinName(rec.id));
         sys->Unmount(rec.mountpoint);
         sys->Mount(dev, rec.mountpoint, rec.fs, MountOptions(rec, false));
         if (rec.fs == FsType::kXfs) sys->SetXfsEnospcRetries(dev, 3);
+      }
+      if (gave_up && !sys->FilesystemServesReads(rec.mountpoint)) {
+        // Still frozen when it shut itself down: no file on it opens, so nothing could thaw
+        // it, and the unmount left its frozen superblock for this mount to find again
+        // (kernel::FreezeOutcome). Only the kernel's emergency thaw ends that freeze.
+        store().Update({Mutation::SetConfig(
+            kStoppedPrefix + d.name, "stuck " + d.reason + " " + std::to_string(d.since_ns))});
+        report->did.push_back("reserve: " + d.name +
+                              " stays stopped: its filesystem shut itself down while frozen");
+        continue;
       }
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::kBusy) {
@@ -475,8 +507,13 @@ void RunPoolMonitor(const std::string& root, kernel::DeviceMapper* dm, kernel::S
     for (const std::string& line : turn.reserve.did) report(line);
     for (const std::string& dir : turn.reserve.freeze_later) {
       try {
-        sys->FreezeFilesystem(dir);
-        report("reserve: " + dir + " frozen");
+        if (sys->FreezeFilesystem(dir) == kernel::FreezeOutcome::kShutDown) {
+          report("reserve: " + dir +
+                 " shut itself down while freezing; it comes back as a "
+                 "shut-down one does (unmount and mount)");
+        } else {
+          report("reserve: " + dir + " frozen");
+        }
       } catch (const Error& e) {
         report(std::string("reserve: ") + e.what());
       }

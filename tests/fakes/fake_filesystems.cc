@@ -18,6 +18,13 @@ void FakeFilesystems::Mount(const std::string& device, const std::string& dir, F
   if (mounts.count(dir)) throw Error("mount " + dir + ": busy", ErrorKind::kBusy, EBUSY);
   mounts[dir] = device;
   dm_->HoldOpen(device.substr(device.rfind('/') + 1));
+  // The device's superblock was left frozen by an unmount: this mount finds it as it was.
+  auto stuck = frozen_superblocks.find(device);
+  if (stuck != frozen_superblocks.end()) {
+    frozen.insert(dir);
+    if (stuck->second) gave_up.insert(dir);
+    frozen_superblocks.erase(stuck);
+  }
 }
 
 void FakeFilesystems::Unmount(const std::string& dir) {
@@ -25,6 +32,8 @@ void FakeFilesystems::Unmount(const std::string& dir) {
   if (it == mounts.end())
     throw Error("umount " + dir + ": not mounted", ErrorKind::kFailure, EINVAL);
   dm_->CloseHold(it->second.substr(it->second.rfind('/') + 1));
+  // As the kernel does: an unmount of a frozen filesystem leaves its superblock frozen.
+  if (frozen.count(dir)) frozen_superblocks[it->second] = gave_up.count(dir) > 0;
   mounts.erase(it);
   shut_down.erase(dir);
   gave_up.erase(dir);
@@ -38,21 +47,30 @@ void FakeFilesystems::ShutdownFilesystem(const std::string& dir, FsType fs) {
   if (std::exchange(fs_control_fails, false)) {
     throw Error("shut down " + dir + ": Input/output error", ErrorKind::kFailure, EIO);
   }
+  if (gave_up.count(dir)) return;  // down already
   shut_down.insert(dir);
 }
 
-void FakeFilesystems::FreezeFilesystem(const std::string& dir) {
+FreezeOutcome FakeFilesystems::FreezeFilesystem(const std::string& dir) {
   fs_control_calls.push_back("freeze " + dir);
   if (!mounts.count(dir))
     throw Error("freeze " + dir + ": not mounted", ErrorKind::kFailure, ENOTTY);
   if (std::exchange(fs_control_fails, false)) {
     throw Error("freeze " + dir + ": Input/output error", ErrorKind::kFailure, EIO);
   }
+  if (gives_up_on_freeze.erase(dir) > 0) {
+    gave_up.insert(dir);
+    return FreezeOutcome::kShutDown;  // and thawed again
+  }
   frozen.insert(dir);
+  return FreezeOutcome::kFrozen;
 }
 
 bool FakeFilesystems::ThawFilesystem(const std::string& dir) {
   fs_control_calls.push_back("thaw " + dir);
+  if (gave_up.count(dir)) {
+    throw Error("thaw " + dir + ": Input/output error (errno 5)", ErrorKind::kFailure, EIO);
+  }
   return frozen.erase(dir) > 0;
 }
 

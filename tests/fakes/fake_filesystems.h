@@ -1,6 +1,7 @@
 // FakeFilesystems: kernel::Filesystems for unit tests: mounts are a map from directory to
 // device (a mount holds the FakeDeviceMapper device open), usage is made up from
-// `used_inodes`, shutdown/freeze/thaw are recorded. Deterministic.
+// `used_inodes`, shutdown/freeze/thaw are recorded; a frozen filesystem stays frozen across an
+// unmount, as the kernel's superblock does. Deterministic.
 #ifndef THINSNAP_TESTS_FAKES_FAKE_FILESYSTEMS_H_
 #define THINSNAP_TESTS_FAKES_FAKE_FILESYSTEMS_H_
 
@@ -33,14 +34,17 @@ class FakeFilesystems : public virtual Filesystems {
   FilesystemUsage UsageOf(const std::string& mountpoint) override;
   void SetXfsEnospcRetries(const std::string&, int) override {}
   void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
-  void FreezeFilesystem(const std::string& mountpoint) override;
+  FreezeOutcome FreezeFilesystem(const std::string& mountpoint) override;
   bool ThawFilesystem(const std::string& mountpoint) override;
   bool FilesystemServesReads(const std::string& mountpoint) override {
     return !shut_down.count(mountpoint) && !gave_up.count(mountpoint);
   }
 
   // Nothing is mounted any more, as after a reboot.
-  void Reboot() { mounts.clear(); }
+  void Reboot() {
+    mounts.clear();
+    frozen_superblocks.clear();
+  }
 
   // Test hooks.
   std::map<std::string, std::string> mounts;  // dir -> device
@@ -52,7 +56,13 @@ class FakeFilesystems : public virtual Filesystems {
   std::set<std::string> shut_down, frozen;    // mount dirs
   std::vector<std::string> fs_control_calls;  // "shutdown ext4 DIR", "freeze DIR", "thaw DIR"
   bool fs_control_fails = false;              // the next Shutdown/Freeze throws EIO
-  std::set<std::string> gave_up;  // mount dirs whose filesystem shut itself down (xfs on EIO)
+  // Mount dirs whose filesystem shut itself down (xfs on EIO): its root no longer opens, so a
+  // thaw fails with EIO, as on the kernel.
+  std::set<std::string> gave_up;
+  // Mount dirs whose next freeze shuts the filesystem down (kShutDown: thawed again).
+  std::set<std::string> gives_up_on_freeze;
+  // Devices whose frozen superblock outlived an unmount (true: it had shut itself down too).
+  std::map<std::string, bool> frozen_superblocks;
   std::vector<std::string> grown;
 
  private:

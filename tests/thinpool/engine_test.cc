@@ -1115,18 +1115,82 @@ TEST_F(ReserveTest, AnIdleXfsContainerIsFrozenToo) {
   ExpectConsistent();
 }
 
-TEST_F(ReserveTest, AFrozenFilesystemThatShutItselfDownIsRemounted) {
-  MakePool(96, /*idle=*/true);
-  engine_->EnforceReserve();
-  ASSERT_EQ(sys_.frozen, std::set<std::string>{d_});
-  sys_.gave_up.insert(d_);  // as xfs does when its freeze's writeback finds the pool full
+// xfs shuts itself down when a write of its freeze finds the pool full, and the freeze still
+// succeeds; FreezeFilesystem thaws it again (kShutDown) and it is stopped as a shut-down one,
+// which growth brings back by unmount and mount.
+TEST_F(ReserveTest, AFreezeThatShutsTheFilesystemDownCountsAsAShutdown) {
+  MakePool(96, /*idle=*/true, FsType::kXfs);
+  sys_.gives_up_on_freeze.insert(d_);
+  ReserveReport r = engine_->EnforceReserve();
+  EXPECT_TRUE(r.under);
+  // The allocating c stops first, so that its writes in flight come before d's freeze.
+  EXPECT_EQ(sys_.fs_control_calls,
+            (std::vector<std::string>{"shutdown xfs " + c_, "freeze " + d_, "shutdown xfs " + d_}));
+  EXPECT_TRUE(sys_.frozen.empty());
+  EXPECT_TRUE(HasLine(r.did, "d (" + d_ + ") shut itself down while freezing"));
+  std::vector<StoppedDevice> stopped = engine_->Status().stopped;
+  ASSERT_EQ(stopped.size(), 2u);
+  EXPECT_EQ(stopped[1].name + " " + stopped[1].how, "d shutdown");
   PoolSetOptions set;
   set.data_size = 2ull << 30;
   engine_->SetPool(set);
   EXPECT_TRUE(engine_->Status().stopped.empty());
-  EXPECT_TRUE(sys_.frozen.empty());
   EXPECT_EQ(sys_.mounts.count(d_), 1u);
   EXPECT_TRUE(sys_.gave_up.empty());  // unmounted and mounted again
+  EXPECT_TRUE(sys_.frozen_superblocks.empty());
+  ExpectConsistent();
+}
+
+// A filesystem listed frozen that no longer reads but is not frozen (the monitor's deferred
+// freeze shut it down and thawed it) comes back by unmount and mount.
+TEST_F(ReserveTest, AFrozenOneThatShutDownAndWasThawedIsRemounted) {
+  MakePool(96, /*idle=*/true);
+  engine_->EnforceReserve();
+  ASSERT_EQ(sys_.frozen, std::set<std::string>{d_});
+  sys_.frozen.erase(d_);
+  sys_.gave_up.insert(d_);
+  PoolSetOptions set;
+  set.data_size = 2ull << 30;
+  engine_->SetPool(set);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_TRUE(sys_.gave_up.empty());
+  EXPECT_EQ(sys_.mounts.count(d_), 1u);
+  ExpectConsistent();
+}
+
+// One that shuts itself down after its freeze returned cannot be thawed (no file on it opens),
+// and its unmount leaves the frozen superblock for the next mount to find: growth's remount
+// finds it again, so it is marked stuck with what the operator can do.
+TEST_F(ReserveTest, AFrozenFilesystemThatShutItselfDownLaterStaysAndSaysHow) {
+  MakePool(96, /*idle=*/true);
+  engine_->EnforceReserve();
+  ASSERT_EQ(sys_.frozen, std::set<std::string>{d_});
+  sys_.gave_up.insert(d_);  // a write of its own after the freeze found the pool full
+  PoolSetOptions set;
+  set.data_size = 2ull << 30;
+  engine_->SetPool(set);
+  PoolReport st = engine_->Status();
+  ASSERT_EQ(st.stopped.size(), 1u);
+  EXPECT_EQ(st.stopped[0].name + " " + st.stopped[0].how, "d stuck");
+  EXPECT_TRUE(HasLine(st.warnings, "/proc/sysrq-trigger"));
+  EXPECT_TRUE(HasLine(st.warnings, "then: thinsnap mount d"));
+  EXPECT_EQ(sys_.mounts.count(d_), 1u);  // mounted again, on the same frozen superblock
+  EXPECT_EQ(sys_.frozen, std::set<std::string>{d_});
+  // Later turns leave it as it is; once the operator has thawed it, mount brings it back.
+  EXPECT_TRUE(engine_->EnforceReserve().did.empty());
+  // A mount before the thaw finds the same frozen superblock: refused, still stuck.
+  try {
+    engine_->Mount("d", "");
+    ADD_FAILURE() << "mount of a stuck device succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("still frozen and shut down"), std::string::npos);
+  }
+  EXPECT_EQ(engine_->Status().stopped.at(0).how, "stuck");
+  sys_.frozen.erase(d_);  // echo j > /proc/sysrq-trigger
+  EXPECT_EQ(engine_->Mount("d", ""), d_);
+  EXPECT_TRUE(engine_->Status().stopped.empty());
+  EXPECT_TRUE(sys_.gave_up.empty());
+  ExpectConsistent();
 }
 
 TEST_F(ReserveTest, TheWritersSinceTheLastLookAreShutDownNotAnOccasionalWriteback) {

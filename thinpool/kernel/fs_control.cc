@@ -33,7 +33,10 @@ void ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
   if (fs == FsType::kNone) {
     throw Error("shut down " + mountpoint + ": no filesystem", ErrorKind::kUsage);
   }
-  UniqueFd fd = OpenMountpoint(mountpoint);
+  int raw = ::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (raw < 0 && errno == EIO) return;  // down already
+  if (raw < 0) ThrowErrno("shut down " + mountpoint + " (" + name + "): open", errno);
+  UniqueFd fd(raw);
   uint32_t flags = fs == FsType::kXfs ? kXfsGoingFlagsLogFlush : kExt4GoingFlagsLogFlush;
   unsigned long request = fs == FsType::kXfs ? kXfsIocGoingDown : kExt4IocShutdown;
   if (::ioctl(fd.get(), request, &flags) != 0) {
@@ -42,12 +45,21 @@ void ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
   fd.Close();
 }
 
-void FreezeFilesystem(const std::string& mountpoint) {
+FreezeOutcome FreezeFilesystem(const std::string& mountpoint) {
   UniqueFd fd = OpenMountpoint(mountpoint);
   if (::ioctl(fd.get(), FIFREEZE, 0) != 0 && errno != EBUSY) {
     ThrowErrno("freeze " + mountpoint, errno);
   }
+  FreezeOutcome outcome = FreezeOutcome::kFrozen;
+  if (!FilesystemServesReads(mountpoint)) {
+    // `fd` was opened before the shutdown: the only way left to end the freeze.
+    if (::ioctl(fd.get(), FITHAW, 0) != 0 && errno != EINVAL) {
+      ThrowErrno("thaw " + mountpoint + " (it shut itself down while freezing)", errno);
+    }
+    outcome = FreezeOutcome::kShutDown;
+  }
   fd.Close();
+  return outcome;
 }
 
 bool ThawFilesystem(const std::string& mountpoint) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/fs_type.h"
+#include "thinpool/kernel/fs_control.h"
 #include "thinpool/kernel/mount.h"
 
 namespace thinsnap::kernel {
@@ -31,7 +32,8 @@ class Filesystems {
   // Stopping writers when the pool reaches its reserve (thinpool/kernel/fs_control.h): the
   // filesystem's own shutdown with a log flush (undone by unmount + mount), and freeze/thaw.
   virtual void ShutdownFilesystem(const std::string& mountpoint, FsType fs) = 0;
-  virtual void FreezeFilesystem(const std::string& mountpoint) = 0;
+  // kShutDown: it shut itself down while freezing and was thawed again (see FreezeOutcome).
+  virtual FreezeOutcome FreezeFilesystem(const std::string& mountpoint) = 0;
   virtual bool ThawFilesystem(const std::string& mountpoint) = 0;  // false: was not frozen
   virtual bool FilesystemServesReads(const std::string& mountpoint) = 0;
 };

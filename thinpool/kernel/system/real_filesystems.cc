@@ -48,8 +48,8 @@ void RealFilesystems::ShutdownFilesystem(const std::string& mountpoint, FsType f
   kernel::ShutdownFilesystem(mountpoint, fs);
 }
 
-void RealFilesystems::FreezeFilesystem(const std::string& mountpoint) {
-  kernel::FreezeFilesystem(mountpoint);
+FreezeOutcome RealFilesystems::FreezeFilesystem(const std::string& mountpoint) {
+  return kernel::FreezeFilesystem(mountpoint);
 }
 
 bool RealFilesystems::ThawFilesystem(const std::string& mountpoint) {

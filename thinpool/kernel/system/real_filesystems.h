@@ -19,7 +19,7 @@ class RealFilesystems : public virtual Filesystems {
   FilesystemUsage UsageOf(const std::string& mountpoint) override;
   void SetXfsEnospcRetries(const std::string& device, int max_retries) override;
   void ShutdownFilesystem(const std::string& mountpoint, FsType fs) override;
-  void FreezeFilesystem(const std::string& mountpoint) override;
+  FreezeOutcome FreezeFilesystem(const std::string& mountpoint) override;
   bool ThawFilesystem(const std::string& mountpoint) override;
   bool FilesystemServesReads(const std::string& mountpoint) override;
 };
