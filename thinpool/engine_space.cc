@@ -328,15 +328,10 @@ void Engine::Impl::StopWriters(const PoolSettings& s, const std::string& reason,
   // The allocating ones stop first: each of their writes still in flight takes a block that an
   // idle filesystem's freeze may need for its own log (an xfs whose freeze finds the pool full
   // shuts itself down; FreezeFilesystem then thaws it and it counts as shut down).
-  std::vector<const DeviceRecord*> order;
-  for (const DeviceRecord& rec : running) {
-    if (shut.count(rec.id)) order.push_back(&rec);
-  }
-  for (const DeviceRecord& rec : running) {
-    if (!shut.count(rec.id)) order.push_back(&rec);
-  }
-  for (const DeviceRecord* r : order) {
-    const DeviceRecord& rec = *r;
+  std::vector<DeviceRecord> order = running;
+  std::stable_partition(order.begin(), order.end(),
+                        [&](const DeviceRecord& rec) { return shut.count(rec.id) > 0; });
+  for (const DeviceRecord& rec : order) {
     bool shutdown = shut.count(rec.id) > 0;
     std::string what = rec.name + " (" + rec.mountpoint + ")";
     try {

@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <optional>
+#include <utility>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -26,6 +28,15 @@ UniqueFd OpenMountpoint(const std::string& mountpoint) {
   return UniqueFd::Open(mountpoint, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+// The root of `mountpoint`, or nullopt when the filesystem is shut down (a shut-down xfs fails
+// even this open with EIO). Throws Error "<what> <mountpoint>: ..." for any other failure.
+std::optional<UniqueFd> OpenRootUnlessDown(const std::string& mountpoint, const std::string& what) {
+  int raw = ::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (raw < 0 && errno == EIO) return std::nullopt;
+  if (raw < 0) ThrowErrno(what + " " + mountpoint, errno);
+  return UniqueFd(raw);
+}
+
 }  // namespace
 
 void ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
@@ -33,10 +44,9 @@ void ShutdownFilesystem(const std::string& mountpoint, FsType fs) {
   if (fs == FsType::kNone) {
     throw Error("shut down " + mountpoint + ": no filesystem", ErrorKind::kUsage);
   }
-  int raw = ::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (raw < 0 && errno == EIO) return;  // down already
-  if (raw < 0) ThrowErrno("shut down " + mountpoint + " (" + name + "): open", errno);
-  UniqueFd fd(raw);
+  std::optional<UniqueFd> root = OpenRootUnlessDown(mountpoint, "shut down");
+  if (!root) return;  // down already
+  UniqueFd fd = std::move(*root);
   uint32_t flags = fs == FsType::kXfs ? kXfsGoingFlagsLogFlush : kExt4GoingFlagsLogFlush;
   unsigned long request = fs == FsType::kXfs ? kXfsIocGoingDown : kExt4IocShutdown;
   if (::ioctl(fd.get(), request, &flags) != 0) {
@@ -74,11 +84,9 @@ bool ThawFilesystem(const std::string& mountpoint) {
 }
 
 bool FilesystemServesReads(const std::string& mountpoint) {
-  // A shut-down xfs fails the open of its root already.
-  int raw = ::open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (raw < 0 && errno == EIO) return false;
-  if (raw < 0) ThrowErrno("open " + mountpoint, errno);
-  UniqueFd fd(raw);
+  std::optional<UniqueFd> root = OpenRootUnlessDown(mountpoint, "open");
+  if (!root) return false;
+  UniqueFd fd = std::move(*root);
   // getdents64 reaches the filesystem's own readdir, which checks for a shutdown first.
   alignas(8) char buf[4096];
   long n = ::syscall(SYS_getdents64, fd.get(), buf, sizeof buf);
