@@ -7,7 +7,8 @@
 //   "dm message thinsnap-1a2b-pool 'create_snap 7 3': File exists (errno 17)".
 // Callers test error_number() for EEXIST / ENODATA / EBUSY where the protocol allows them.
 //
-// Thread-safety: an implementation is used by one thread at a time.
+// Thread-safety: an implementation is used by one thread at a time unless it says otherwise
+// (LibDevmapper may be called from any thread; thinsnap serve relies on that).
 #ifndef THINSNAP_THINPOOL_KERNEL_DEVICE_MAPPER_H_
 #define THINSNAP_THINPOOL_KERNEL_DEVICE_MAPPER_H_
 

@@ -59,6 +59,16 @@ void InstallLogOnce() {
   std::call_once(once, [] { dm_log_with_errno_init(CaptureLog); });
 }
 
+// Every libdevmapper call of the process, of every instance: libdevmapper keeps process-wide
+// state (the stacked /dev/mapper node operations applied after a create, resume or remove, the
+// udev cookie semaphores), so two threads may not be inside it at once. Recursive: Create
+// removes a half-made device through Remove. Not taken by WaitEvent, which blocks in the kernel
+// until the pool's next event and touches no node state.
+std::recursive_mutex& CallLock() {
+  static std::recursive_mutex mu;
+  return mu;
+}
+
 bool DecideUdevSync() {
   bool udev_running = ::access("/run/udev/control", F_OK) == 0;
   bool disabled = std::getenv("DM_DISABLE_UDEV") != nullptr;
@@ -222,6 +232,7 @@ LibDevmapper::LibDevmapper() {
 }
 
 LibDevmapper::~LibDevmapper() {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   std::string ignored;
   ScopedLogCapture capture(&ignored);
   dm_lib_release();
@@ -232,6 +243,7 @@ std::string LibDevmapper::ReportUdevMode() const {
 }
 
 void LibDevmapper::Create(const std::string& name, const Table& table, const CreateOptions& opts) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask create(DM_DEVICE_CREATE, "create", name);
   if (!opts.uuid.empty()) {
     create.Set("set uuid", [&](dm_task* t) { return dm_task_set_uuid(t, opts.uuid.c_str()); });
@@ -259,24 +271,28 @@ void LibDevmapper::Create(const std::string& name, const Table& table, const Cre
 }
 
 void LibDevmapper::Reload(const std::string& name, const Table& table) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask load(DM_DEVICE_RELOAD, "reload", name);
   load.AddTable(table);
   load.Run();
 }
 
 void LibDevmapper::Suspend(const std::string& name, bool flush) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_SUSPEND, flush ? "suspend" : "suspend --noflush", name);
   if (!flush) task.Set("set noflush", dm_task_no_flush);
   task.Run();
 }
 
 void LibDevmapper::Resume(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_RESUME, "resume", name);
   task.UseCookie(udev_sync_);
   task.Run();
 }
 
 RemoveResult LibDevmapper::Remove(const std::string& name, const RemoveOptions& opts) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   int64_t deadline = NowMs() + opts.busy_retry_ms;
   for (;;) {
     DmTask task(DM_DEVICE_REMOVE, "remove", name);
@@ -305,6 +321,7 @@ RemoveResult LibDevmapper::Remove(const std::string& name, const RemoveOptions& 
 }
 
 std::string LibDevmapper::Message(const std::string& name, const std::string& message) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_TARGET_MSG, "message", name, message);
   task.Set("set sector", [](dm_task* t) { return dm_task_set_sector(t, 0); });
   task.Set("set message", [&](dm_task* t) { return dm_task_set_message(t, message.c_str()); });
@@ -314,6 +331,7 @@ std::string LibDevmapper::Message(const std::string& name, const std::string& me
 }
 
 std::string LibDevmapper::Status(const std::string& name, bool no_flush) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_STATUS, "status", name);
   if (no_flush) task.Set("set noflush", dm_task_no_flush);
   task.Run();
@@ -326,6 +344,7 @@ std::string LibDevmapper::Status(const std::string& name, bool no_flush) {
 }
 
 Table LibDevmapper::GetTable(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_TABLE, "table", name);
   task.Run();
   RequireExists(task, "table", name);
@@ -333,6 +352,7 @@ Table LibDevmapper::GetTable(const std::string& name) {
 }
 
 std::optional<DeviceInfo> LibDevmapper::Info(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_INFO, "info", name);
   task.Run();
   struct dm_info info = GetInfo(task);
@@ -355,6 +375,7 @@ std::optional<DeviceInfo> LibDevmapper::Info(const std::string& name) {
 }
 
 std::vector<ListedDevice> LibDevmapper::List() {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_LIST, "list", "");
   task.Run();
   std::vector<ListedDevice> out;
@@ -369,6 +390,7 @@ std::vector<ListedDevice> LibDevmapper::List() {
 }
 
 std::optional<Version> LibDevmapper::TargetVersion(const std::string& target) {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_LIST_VERSIONS, "list target versions", "");
   task.Run();
   struct dm_versions* v = dm_task_get_versions(task.get());
@@ -381,6 +403,7 @@ std::optional<Version> LibDevmapper::TargetVersion(const std::string& target) {
 }
 
 Version LibDevmapper::DriverVersion() {
+  std::lock_guard<std::recursive_mutex> lock(CallLock());
   DmTask task(DM_DEVICE_VERSION, "version", "");
   task.Run();
   char buf[64] = {};

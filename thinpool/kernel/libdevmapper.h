@@ -11,8 +11,10 @@
 // node-changing operations carry a udev cookie and wait for udev (dm_udev_wait). Otherwise udev
 // sync is switched off and libdevmapper creates and removes the nodes itself, without waiting.
 //
-// Thread-safety: one thread at a time per instance (see DeviceMapper). Several instances in one
-// process share libdevmapper's global state (log callback, udev sync flag), which is set once.
+// Thread-safety: any thread may call any method; the calls of all instances in the process are
+// serialized by one lock (libdevmapper's node operations and udev cookies are process-wide), so
+// with udev the wait for udev is inside it too. WaitEvent alone runs outside the lock. The log
+// callback and the udev sync flag are set once per process.
 #ifndef THINSNAP_THINPOOL_KERNEL_LIBDEVMAPPER_H_
 #define THINSNAP_THINPOOL_KERNEL_LIBDEVMAPPER_H_
 
