@@ -63,6 +63,7 @@ std::optional<uint64_t> Number(const std::string& word) {
 // --- bookkeeping ---
 
 void FakeDeviceMapper::Record(FakeOp op, const std::string& name, const std::string& detail) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   std::string call = OpName(op);
   if (!name.empty()) call += " " + name;
   if (!detail.empty()) call += " " + detail;
@@ -72,12 +73,14 @@ void FakeDeviceMapper::Record(FakeOp op, const std::string& name, const std::str
 }
 
 int FakeDeviceMapper::CallCount(FakeOp op) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   auto it = call_counts_.find(op);
   return it == call_counts_.end() ? 0 : it->second;
 }
 
 void FakeDeviceMapper::Fail(FakeOp op, const std::string& name, const std::string& detail,
                             int err) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   std::string msg = std::string("dm ") + OpName(op) + " " + name;
   if (!detail.empty()) msg += " \"" + detail + "\"";
   std::string reason = std::strerror(err);
@@ -87,11 +90,13 @@ void FakeDeviceMapper::Fail(FakeOp op, const std::string& name, const std::strin
 }
 
 void FakeDeviceMapper::InjectFailure(const InjectedFailure& failure) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   failures_.push_back(failure);
 }
 
 std::optional<InjectedFailure> FakeDeviceMapper::TakeInjected(FakeOp op, const std::string& name,
                                                               const std::string& message) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   for (auto it = failures_.begin(); it != failures_.end(); ++it) {
     if (it->op != op || (!it->name.empty() && it->name != name)) continue;
     if (!it->message_prefix.empty() && message.rfind(it->message_prefix, 0) != 0) continue;
@@ -105,12 +110,14 @@ std::optional<InjectedFailure> FakeDeviceMapper::TakeInjected(FakeOp op, const s
 
 FakeDeviceMapper::Device& FakeDeviceMapper::Find(FakeOp op, const std::string& name,
                                                  const std::string& detail) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   auto it = devices_.find(name);
   if (it == devices_.end()) Fail(op, name, detail, ENXIO);
   return it->second;
 }
 
 std::string FakeDeviceMapper::ResolveDevice(const std::string& ref) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   std::string name = ref.rfind("/dev/mapper/", 0) == 0 ? ref.substr(12) : ref;
   if (devices_.count(name) != 0) return name;
   for (const auto& [dev_name, dev] : devices_) {
@@ -120,6 +127,7 @@ std::string FakeDeviceMapper::ResolveDevice(const std::string& ref) const {
 }
 
 const TableLine* FakeDeviceMapper::PoolLine(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   auto it = devices_.find(name);
   if (it == devices_.end() || !it->second.live || it->second.live->empty()) return nullptr;
   const TableLine& line = it->second.live->front();
@@ -128,12 +136,14 @@ const TableLine* FakeDeviceMapper::PoolLine(const std::string& name) const {
 
 FakeDeviceMapper::PoolMetadata& FakeDeviceMapper::MetadataOf(FakeOp op, const std::string& pool,
                                                              const std::string& detail) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   const TableLine* line = PoolLine(pool);
   if (line == nullptr) Fail(op, pool, detail, EINVAL);
   return metadata_.at(ParsePoolTableParams(line->params).metadata_dev);
 }
 
 int32_t FakeDeviceMapper::OpenCount(const std::string& name) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   int32_t count = devices_.at(name).holds;
   for (const auto& [other, dev] : devices_) {
     for (const std::optional<Table>* t : {&dev.live, &dev.inactive}) {
@@ -146,6 +156,7 @@ int32_t FakeDeviceMapper::OpenCount(const std::string& name) const {
 
 bool FakeDeviceMapper::ThinActive(const std::string& pool, uint32_t id,
                                   bool require_unsuspended) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   for (const auto& [name, dev] : devices_) {
     if (!dev.live || dev.live->empty() || dev.live->front().target != "thin") continue;
     ParsedThinTable t = ParseThinTableParams(dev.live->front().params);
@@ -158,6 +169,7 @@ bool FakeDeviceMapper::ThinActive(const std::string& pool, uint32_t id,
 // --- tables ---
 
 void FakeDeviceMapper::ValidatePoolLine(FakeOp op, const std::string& name, const TableLine& line) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   ParsedPoolTable p;
   try {
     p = ParsePoolTableParams(line.params);
@@ -179,6 +191,7 @@ void FakeDeviceMapper::ValidatePoolLine(FakeOp op, const std::string& name, cons
 }
 
 void FakeDeviceMapper::ValidateThinLine(FakeOp op, const std::string& name, const TableLine& line) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   ParsedThinTable t;
   try {
     t = ParseThinTableParams(line.params);
@@ -192,6 +205,7 @@ void FakeDeviceMapper::ValidateThinLine(FakeOp op, const std::string& name, cons
 }
 
 void FakeDeviceMapper::ValidateTable(FakeOp op, const std::string& name, const Table& table) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (table.empty()) Fail(op, name, "", EINVAL);
   for (const TableLine& line : table) {
     if (line.length == 0) Fail(op, name, "", EINVAL);
@@ -201,6 +215,7 @@ void FakeDeviceMapper::ValidateTable(FakeOp op, const std::string& name, const T
 }
 
 void FakeDeviceMapper::ActivatePool(const std::string& name, const TableLine& line) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   ParsedPoolTable p = ParsePoolTableParams(line.params);
   PoolMetadata& md = metadata_[p.metadata_dev];
   if (md.block_sectors == 0) md.block_sectors = p.block_sectors;  // formats fresh metadata
@@ -218,6 +233,7 @@ void FakeDeviceMapper::ActivatePool(const std::string& name, const TableLine& li
 
 void FakeDeviceMapper::Create(const std::string& name, const Table& table,
                               const CreateOptions& opts) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kCreate, name);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kCreate, name, "");
   if (inj && !inj->after_effect) Fail(FakeOp::kCreate, name, "", inj->err);
@@ -243,6 +259,7 @@ void FakeDeviceMapper::Create(const std::string& name, const Table& table,
 }
 
 void FakeDeviceMapper::Reload(const std::string& name, const Table& table) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kReload, name);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kReload, name, "");
   if (inj && !inj->after_effect) Fail(FakeOp::kReload, name, "", inj->err);
@@ -254,6 +271,7 @@ void FakeDeviceMapper::Reload(const std::string& name, const Table& table) {
 }
 
 void FakeDeviceMapper::Suspend(const std::string& name, bool flush) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kSuspend, name, flush ? "" : "noflush");
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kSuspend, name, "");
   if (inj && !inj->after_effect) Fail(FakeOp::kSuspend, name, "", inj->err);
@@ -262,6 +280,7 @@ void FakeDeviceMapper::Suspend(const std::string& name, bool flush) {
 }
 
 void FakeDeviceMapper::Resume(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kResume, name);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kResume, name, "");
   if (inj && !inj->after_effect) Fail(FakeOp::kResume, name, "", inj->err);
@@ -279,6 +298,7 @@ void FakeDeviceMapper::Resume(const std::string& name) {
 }
 
 void FakeDeviceMapper::DoRemove(const std::string& name_ref) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   const std::string name = name_ref;  // name_ref may be the key that erase() frees
   devices_.erase(name);
   runtime_.erase(name);
@@ -291,6 +311,7 @@ void FakeDeviceMapper::DoRemove(const std::string& name_ref) {
 }
 
 RemoveResult FakeDeviceMapper::Remove(const std::string& name, const RemoveOptions& opts) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kRemove, name, opts.deferred ? "deferred" : "");
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kRemove, name, "");
   if (inj && !inj->after_effect) Fail(FakeOp::kRemove, name, "", inj->err);
@@ -308,6 +329,7 @@ RemoveResult FakeDeviceMapper::Remove(const std::string& name, const RemoveOptio
 }
 
 std::string FakeDeviceMapper::Message(const std::string& name, const std::string& message) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kMessage, name, message);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kMessage, name, message);
   if (inj && inj->then_needs_check) MetadataOf(FakeOp::kMessage, name, message).needs_check = true;
@@ -324,6 +346,7 @@ std::string FakeDeviceMapper::Message(const std::string& name, const std::string
 }
 
 std::string FakeDeviceMapper::DoMessage(const std::string& pool, const std::string& msg) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   PoolMetadata& md = MetadataOf(FakeOp::kMessage, pool, msg);
   const PoolRuntime& rt = runtime_[pool];
   if (rt.failed || rt.mode == PoolIoMode::kReadOnly) Fail(FakeOp::kMessage, pool, msg, EOPNOTSUPP);
@@ -357,6 +380,7 @@ std::string FakeDeviceMapper::DoMessage(const std::string& pool, const std::stri
 
 void FakeDeviceMapper::CreateThin(const std::string& pool, PoolMetadata& md, uint64_t id,
                                   const std::string& msg) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (id >= kThinIdLimit) Fail(FakeOp::kMessage, pool, msg, EINVAL);
   if (md.thins.count(static_cast<uint32_t>(id)) != 0) Fail(FakeOp::kMessage, pool, msg, EEXIST);
   md.thins[static_cast<uint32_t>(id)] = Thin{};
@@ -364,6 +388,7 @@ void FakeDeviceMapper::CreateThin(const std::string& pool, PoolMetadata& md, uin
 
 void FakeDeviceMapper::CreateSnap(const std::string& pool, PoolMetadata& md, uint64_t id,
                                   uint64_t origin, const std::string& msg) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (id >= kThinIdLimit || origin >= kThinIdLimit) Fail(FakeOp::kMessage, pool, msg, EINVAL);
   if (md.thins.count(static_cast<uint32_t>(id)) != 0) Fail(FakeOp::kMessage, pool, msg, EEXIST);
   auto it = md.thins.find(static_cast<uint32_t>(origin));
@@ -378,6 +403,7 @@ void FakeDeviceMapper::CreateSnap(const std::string& pool, PoolMetadata& md, uin
 
 void FakeDeviceMapper::DeleteThin(const std::string& pool, PoolMetadata& md, uint64_t id,
                                   const std::string& msg) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   auto it = md.thins.find(static_cast<uint32_t>(id));
   if (it == md.thins.end()) Fail(FakeOp::kMessage, pool, msg, ENODATA);
   if (ThinActive(pool, it->first, false)) Fail(FakeOp::kMessage, pool, msg, EBUSY);
@@ -389,11 +415,13 @@ void FakeDeviceMapper::DeleteThin(const std::string& pool, PoolMetadata& md, uin
 
 void FakeDeviceMapper::SetTransactionId(const std::string& pool, PoolMetadata& md, uint64_t current,
                                         uint64_t next, const std::string& msg) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (current != md.transaction_id) Fail(FakeOp::kMessage, pool, msg, EINVAL);
   md.transaction_id = next;
 }
 
 uint64_t FakeDeviceMapper::MetadataTotalBlocks(const std::string& metadata_dev) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   auto it = device_sizes_.find(metadata_dev);
   uint64_t bytes = it == device_sizes_.end() ? kDefaultMetadataBytes : it->second;
   return std::min(bytes, kMaxMetadataBytes) / kMetadataBlockBytes;
@@ -406,6 +434,7 @@ uint64_t FakeDeviceMapper::MetadataUsedBlocks(const PoolMetadata& md) {
 }
 
 std::string FakeDeviceMapper::PoolStatusLine(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   const TableLine& line = *PoolLine(name);
   ParsedPoolTable p = ParsePoolTableParams(line.params);
   const PoolMetadata& md = metadata_.at(p.metadata_dev);
@@ -429,6 +458,7 @@ std::string FakeDeviceMapper::PoolStatusLine(const std::string& name) {
 }
 
 std::string FakeDeviceMapper::ThinStatusLine(const TableLine& line) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   ParsedThinTable t = ParseThinTableParams(line.params);
   std::string pool = ResolveDevice(t.pool_dev);
   ThinStatus s;
@@ -445,6 +475,7 @@ std::string FakeDeviceMapper::ThinStatusLine(const TableLine& line) {
 }
 
 std::string FakeDeviceMapper::Status(const std::string& name, bool no_flush) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kStatus, name, no_flush ? "noflush" : "");
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kStatus, name, "");
   if (inj) Fail(FakeOp::kStatus, name, "", inj->err);
@@ -458,6 +489,7 @@ std::string FakeDeviceMapper::Status(const std::string& name, bool no_flush) {
 }
 
 Table FakeDeviceMapper::GetTable(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kGetTable, name);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kGetTable, name, "");
   if (inj) Fail(FakeOp::kGetTable, name, "", inj->err);
@@ -466,6 +498,7 @@ Table FakeDeviceMapper::GetTable(const std::string& name) {
 }
 
 std::optional<DeviceInfo> FakeDeviceMapper::Info(const std::string& name) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kInfo, name);
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kInfo, name, "");
   if (inj) Fail(FakeOp::kInfo, name, "", inj->err);
@@ -486,6 +519,7 @@ std::optional<DeviceInfo> FakeDeviceMapper::Info(const std::string& name) {
 }
 
 std::vector<ListedDevice> FakeDeviceMapper::List() {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kList, "");
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kList, "", "");
   if (inj) Fail(FakeOp::kList, "", "", inj->err);
@@ -495,6 +529,7 @@ std::vector<ListedDevice> FakeDeviceMapper::List() {
 }
 
 std::optional<Version> FakeDeviceMapper::TargetVersion(const std::string& target) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (!unreachable.empty()) throw Error(unreachable, ErrorKind::kFailure, ENXIO);
   if (target == "thin-pool" || target == "thin") return thin_target_version;
   if (target == "linear") return Version{1, 4, 0};
@@ -504,6 +539,7 @@ std::optional<Version> FakeDeviceMapper::TargetVersion(const std::string& target
 }
 
 Version FakeDeviceMapper::DriverVersion() {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (!unreachable.empty()) throw Error(unreachable, ErrorKind::kFailure, ENXIO);
   return Version{4, 47, 0};
 }
@@ -511,6 +547,7 @@ Version FakeDeviceMapper::DriverVersion() {
 std::string FakeDeviceMapper::LibraryVersion() { return "fake"; }
 
 uint32_t FakeDeviceMapper::WaitEvent(const std::string& name, uint32_t event_nr) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Record(FakeOp::kWaitEvent, name, std::to_string(event_nr));
   std::optional<InjectedFailure> inj = TakeInjected(FakeOp::kWaitEvent, name, "");
   if (inj) Fail(FakeOp::kWaitEvent, name, "", inj->err);
@@ -525,16 +562,19 @@ std::string FakeDeviceMapper::DevicePath(const std::string& name) { return "/dev
 // --- test hooks ---
 
 void FakeDeviceMapper::HoldOpen(const std::string& name, int count) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   devices_.at(name).holds += count;
 }
 
 void FakeDeviceMapper::CloseHold(const std::string& name, int count) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   Device& dev = devices_.at(name);
   dev.holds = std::max(0, dev.holds - count);
   if (dev.deferred_remove && OpenCount(name) == 0) DoRemove(name);
 }
 
 void FakeDeviceMapper::CheckLowWater(const std::string& pool, const PoolMetadata& md) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   PoolRuntime& rt = runtime_[pool];
   uint64_t low_water = ParsePoolTableParams(PoolLine(pool)->params).low_water_blocks;
   uint64_t free_blocks = md.data_total_blocks - DataUsedBlocks(md);
@@ -545,6 +585,7 @@ void FakeDeviceMapper::CheckLowWater(const std::string& pool, const PoolMetadata
 }
 
 FakeDeviceMapper::ThinDisk FakeDeviceMapper::OpenThinDisk(const std::string& device_path) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   std::string name = ResolveDevice(device_path);
   if (name.empty()) throw Error("open " + device_path + ": No such device", ErrorKind::kNotFound);
   const Device& dev = devices_.at(name);
@@ -562,6 +603,7 @@ FakeDeviceMapper::ThinDisk FakeDeviceMapper::OpenThinDisk(const std::string& dev
 
 std::vector<DeltaRange> FakeDeviceMapper::ThinDelta(const std::string& metadata_dev, uint32_t a,
                                                     uint32_t b) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   const PoolMetadata& md = metadata_.at(metadata_dev);
   if (!md.held_root) throw Error("thin_delta -m: no metadata snapshot is held");
   const auto& left = md.thins.at(a).content;
@@ -588,6 +630,7 @@ std::vector<DeltaRange> FakeDeviceMapper::ThinDelta(const std::string& metadata_
 }
 
 uint64_t FakeDeviceMapper::MapBlocks(const std::string& pool, uint32_t thin_id, uint64_t blocks) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   if (PoolLine(pool) == nullptr) throw Error("MapBlocks: no active pool " + pool);
   PoolMetadata& md = metadata_.at(ParsePoolTableParams(PoolLine(pool)->params).metadata_dev);
   auto it = md.thins.find(thin_id);
@@ -610,37 +653,44 @@ uint64_t FakeDeviceMapper::MapBlocks(const std::string& pool, uint32_t thin_id, 
 }
 
 void FakeDeviceMapper::SetPoolIoMode(const std::string& pool, PoolIoMode mode) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   runtime_.at(pool).mode = mode;
   ++devices_.at(pool).event_nr;
 }
 
 void FakeDeviceMapper::FailPool(const std::string& pool) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   runtime_.at(pool).failed = true;
   ++devices_.at(pool).event_nr;
 }
 
 void FakeDeviceMapper::SetNeedsCheck(const std::string& metadata_dev, bool needs_check) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   metadata_.at(metadata_dev).needs_check = needs_check;
 }
 
 void FakeDeviceMapper::SetDeviceSize(const std::string& dev, uint64_t bytes) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   device_sizes_[dev] = bytes;
 }
 
 void FakeDeviceMapper::TriggerEvent(const std::string& name) { ++devices_.at(name).event_nr; }
 
 void FakeDeviceMapper::Reboot() {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   devices_.clear();
   runtime_.clear();
 }
 
 void FakeDeviceMapper::WipeMetadata(const std::string& metadata_dev) {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   metadata_.erase(metadata_dev);
 }
 
 // --- inspection ---
 
 std::vector<uint32_t> FakeDeviceMapper::ThinIds(const std::string& metadata_dev) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   std::vector<uint32_t> ids;
   auto it = metadata_.find(metadata_dev);
   if (it == metadata_.end()) return ids;
@@ -649,12 +699,14 @@ std::vector<uint32_t> FakeDeviceMapper::ThinIds(const std::string& metadata_dev)
 }
 
 std::optional<uint64_t> FakeDeviceMapper::TransactionId(const std::string& metadata_dev) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   auto it = metadata_.find(metadata_dev);
   if (it == metadata_.end()) return std::nullopt;
   return it->second.transaction_id;
 }
 
 std::vector<ThinLsRow> FakeDeviceMapper::ThinLs(const std::string& metadata_dev) const {
+  std::lock_guard<std::recursive_mutex> lock(mu_.m);
   std::vector<ThinLsRow> rows;
   auto it = metadata_.find(metadata_dev);
   if (it == metadata_.end()) return rows;

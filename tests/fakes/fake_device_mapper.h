@@ -18,12 +18,14 @@
 //
 // Deterministic: no clocks, no sleeps (Remove does not wait: busy is busy). WaitEvent never
 // blocks: when no event is pending it throws instead of hanging the test.
-// Thread-safety: none; one thread at a time.
+// Thread-safety: every method takes one (recursive) lock, so it can be called from several
+// threads like LibDevmapper; the test hooks that return references do not.
 #ifndef THINSNAP_TESTS_FAKES_FAKE_DEVICE_MAPPER_H_
 #define THINSNAP_TESTS_FAKES_FAKE_DEVICE_MAPPER_H_
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -151,6 +153,14 @@ class FakeDeviceMapper : public DeviceMapper {
   bool Exists(const std::string& name) const { return devices_.count(name) != 0; }
 
  private:
+  // A lock that a copy or an assignment of the fake (tests reset it so) does not carry over.
+  struct Lock {
+    Lock() = default;
+    Lock(const Lock&) {}
+    Lock& operator=(const Lock&) { return *this; }
+    std::recursive_mutex m;
+  };
+  mutable Lock mu_;
   struct Device {
     std::string uuid;
     std::optional<Table> live;

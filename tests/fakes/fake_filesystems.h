@@ -5,6 +5,7 @@
 #ifndef THINSNAP_TESTS_FAKES_FAKE_FILESYSTEMS_H_
 #define THINSNAP_TESTS_FAKES_FAKE_FILESYSTEMS_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -25,6 +26,7 @@ class FakeFilesystems : public virtual Filesystems {
   void MakeFilesystem(const std::string& device, FsType fs,
                       const std::vector<std::string>&) override;
   void GrowFilesystem(const std::string& device, const std::string&, FsType) override {
+    if (on_grow) on_grow(device);
     grown.push_back(device);
   }
   void Mount(const std::string& device, const std::string& dir, FsType fs,
@@ -64,6 +66,8 @@ class FakeFilesystems : public virtual Filesystems {
   // Devices whose frozen superblock outlived an unmount (true: it had shut itself down too).
   std::map<std::string, bool> frozen_superblocks;
   std::vector<std::string> grown;
+  // Called first by GrowFilesystem (e.g. to hold a request there while another one runs).
+  std::function<void(const std::string& device)> on_grow;
 
  private:
   FakeDeviceMapper* dm_;
