@@ -312,6 +312,40 @@ class Engine {
   // nothing, not even lost+found. Services start parentless snapshots from it.
   DeviceRecord CreateEmptyLayer(const std::string& name, const NewDeviceOptions& extra = {});
   DeviceRecord Commit(const std::string& container, const std::string& new_layer);
+  // CreateContainer + Activate in three phases, for a daemon that runs the kernel work of many
+  // requests at once (thinsnap serve; README "Side by side with the CLI, and concurrency"):
+  //  1. BeginContainer, with the engine: the checks, the journal intent, create_snap and the
+  //     pool transaction, exactly as CreateContainer (the record is durable when it returns, and
+  //     already marked written, saving Activate's journal write). Returns the kernel work left.
+  //  2. RunActivation, without the engine, on any thread, several at once: dm create/load/resume
+  //     of the thin device and, for a size above the parent's, the filesystem's growth on a
+  //     temporary mount. It touches only `dm` and `sys`, never the catalog.
+  //  3. FinishActivation (records the device active, deferred sync like Activate) or, when step
+  //     2 failed, AbandonActivation (deactivates and deletes the device, as CreateContainer rolls
+  //     back a failed growth), with the engine again.
+  // Between 1 and 3 the caller must keep other requests from removing, committing or mounting
+  // the device (EngineHost pins it). A crash in between leaves a recorded container that is
+  // inactive (or not grown: GrowFilesystem finishes it), which a Remove takes away as usual.
+  struct ActivationWork {
+    std::string name;  // the device's name in the catalog
+    uint32_t id = 0;   // thin id, with created_ns identifying this very device
+    int64_t created_ns = 0;
+    std::string dm_name;  // the thin device's dm name, table and options
+    kernel::Table table;
+    kernel::CreateOptions create;
+    FsType fs = FsType::kNone;
+    bool grow = false;          // the filesystem is smaller than the device: grow it
+    std::string grow_dir;       // its temporary mountpoint
+    std::string mount_options;  // for that mount
+  };
+  ActivationWork BeginContainer(const std::string& name, const std::string& from,
+                                std::optional<uint64_t> size, const NewDeviceOptions& extra = {});
+  // Returns the device's path. Throws thinsnap::Error; a half-made dm device is removed again.
+  static std::string RunActivation(const ActivationWork& work, kernel::DeviceMapper* dm,
+                                   kernel::System* sys);
+  DeviceRecord FinishActivation(const ActivationWork& work);
+  // Best effort on a device some other process already removed (then nothing is left to do).
+  void AbandonActivation(const ActivationWork& work);
   // Turns a container into a read-only layer named `new_layer` in place: no new thin device, one
   // journal record (name, kind, labels and read-only flag change together), so a crash leaves
   // either the container or the layer. The device is deactivated (deferred while something

@@ -135,6 +135,16 @@ DeviceRecord Engine::CreateEmptyLayer(const std::string& name, const NewDeviceOp
 DeviceRecord Engine::CreateContainer(const std::string& name, const std::string& from,
                                      std::optional<uint64_t> size, const NewDeviceOptions& extra) {
   Impl& m = *impl_;
+  DeviceRecord rec = m.NewContainer(name, from, size, extra, /*written=*/false);
+  const DeviceRecord& layer = m.Find(from);
+  if (rec.size_bytes > layer.size_bytes) m.GrowOrRollBack(rec, "container create " + name);
+  return rec;
+}
+
+DeviceRecord Engine::Impl::NewContainer(const std::string& name, const std::string& from,
+                                        std::optional<uint64_t> size, const NewDeviceOptions& extra,
+                                        bool written) {
+  Impl& m = *this;
   m.RequireActivePool();
   m.RequireNameFree(name);
   const DeviceRecord& layer = m.Find(from);
@@ -161,8 +171,8 @@ DeviceRecord Engine::CreateContainer(const std::string& name, const std::string&
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
   m.ReplaceLabels(&rec, extra.labels);
   rec.read_only = extra.read_only;
+  if (written && !rec.read_only) rec.labels[kWrittenLabel] = "1";
   m.CreateDevice(rec, &layer);
-  if (want > layer.size_bytes) m.GrowOrRollBack(rec, "container create " + name);
   return rec;
 }
 

@@ -18,6 +18,10 @@ namespace thinsnap {
 // ("examining ...", "checking ...") and counters (TRANSACTION_ID=3) are left out.
 std::string ThinCheckDamage(const std::string& output);
 
+// The label of a device that has been activated writable at least once (engine_send.cc: an
+// unwritten snapshot is still identical to its parent).
+inline constexpr char kWrittenLabel[] = "thinsnap.written";
+
 struct Engine::Impl {
   Impl(Engine* engine, std::string root, kernel::DeviceMapper* dm, kernel::System* sys,
        EngineOptions opts, RootLock lock)
@@ -113,6 +117,11 @@ struct Engine::Impl {
   void ReloadThin(const DeviceRecord& rec);
   // Creates `rec` in the kernel and the catalog as one transaction: a snapshot of `origin`
   // (suspending it when active) or, with no origin, a new thin device.
+  // CreateContainer's checks, record and thin snapshot, without the growth. `written`: the record
+  // carries the written label from the start (it is activated writable next).
+  DeviceRecord NewContainer(const std::string& name, const std::string& from,
+                            std::optional<uint64_t> size, const NewDeviceOptions& extra,
+                            bool written);
   void CreateDevice(const DeviceRecord& rec, const DeviceRecord* origin);
   // Deletes `rec` in one transaction, re-parenting its children to its parent.
   void DeleteDevice(const DeviceRecord& rec);

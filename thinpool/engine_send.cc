@@ -12,7 +12,6 @@ namespace thinsnap {
 namespace {
 
 constexpr char kUuidLabel[] = "thinsnap.uuid";
-constexpr char kWrittenLabel[] = "thinsnap.written";
 constexpr char kReceivingLabel[] = "thinsnap.receiving";
 constexpr uint64_t kChunkBytes = 4u << 20;  // one O_DIRECT read/write and one data record
 constexpr int64_t kProgressEveryNs = 250'000'000;

@@ -177,6 +177,64 @@ TEST_F(EngineTest, ContainerSizeGrowsTheFilesystemAndNeverShrinks) {
   ExpectConsistent();
 }
 
+// The three phases of a served Prepare leave what CreateContainer + Activate leave, with fewer
+// store operations (the written label goes in with the record), and the kernel work between
+// them touches no engine state.
+TEST_F(EngineTest, ActivationInPhasesMatchesCreateAndActivate) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("l1", "", PipeWith("x"));
+  int64_t before = fs_.mutating_ops();
+  engine_->CreateContainer("one", "l1", 1ull << 30);
+  engine_->Activate("one");
+  int64_t classic = fs_.mutating_ops() - before;
+  sys_.grown.clear();
+
+  before = fs_.mutating_ops();
+  Engine::ActivationWork w = engine_->BeginContainer("two", "l1", 1ull << 30);
+  EXPECT_TRUE(w.grow);
+  EXPECT_FALSE(dm_.Exists(w.dm_name));
+  int64_t ops = fs_.mutating_ops();
+  std::string dev = Engine::RunActivation(w, &dm_, &sys_);
+  EXPECT_EQ(fs_.mutating_ops(), ops);  // no journal work outside the engine
+  EXPECT_EQ(dev, "/dev/mapper/" + w.dm_name);
+  EXPECT_EQ(sys_.grown, std::vector<std::string>{dev});
+  EXPECT_TRUE(sys_.mounts.empty());  // the growth's temporary mount is gone
+  DeviceRecord two = engine_->FinishActivation(w);
+  EXPECT_LT(fs_.mutating_ops() - before, classic);
+  EXPECT_TRUE(two.active);
+  EXPECT_EQ(two.size_bytes, 1ull << 30);
+  EXPECT_EQ(two.labels.count(kWrittenLabel), 1u);
+  EXPECT_EQ(engine_->Inspect("one").record.labels.count(kWrittenLabel), 1u);
+  kernel::ParsedThinTable t = kernel::ParseThinTableParams(dm_.GetTable(w.dm_name).at(0).params);
+  EXPECT_EQ(t.thin_id, two.id);
+  EXPECT_EQ(dm_.GetTable(w.dm_name).at(0).length, (1ull << 30) / 512);
+  ExpectConsistent();
+
+  // Abandoned (the kernel work failed): the device goes again, whole.
+  Engine::ActivationWork bad = engine_->BeginContainer("three", "l1", std::nullopt);
+  EXPECT_FALSE(bad.grow);
+  Engine::RunActivation(bad, &dm_, &sys_);
+  engine_->AbandonActivation(bad);
+  EXPECT_EQ(engine_->store().catalog().FindByName("three"), nullptr);
+  EXPECT_FALSE(dm_.Exists(bad.dm_name));
+  ExpectConsistent();
+
+  // Removed by someone else in between: Finish says so, Abandon has nothing to do, and a
+  // namesake made since is not mistaken for it.
+  Engine::ActivationWork gone = engine_->BeginContainer("four", "l1", std::nullopt);
+  engine_->Remove("four", true, false);
+  engine_->CreateContainer("four", "l1", std::nullopt);
+  try {
+    engine_->FinishActivation(gone);
+    ADD_FAILURE() << "FinishActivation of a removed device";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kNotFound);
+  }
+  engine_->AbandonActivation(gone);
+  EXPECT_NE(engine_->store().catalog().FindByName("four"), nullptr);
+  ExpectConsistent();
+}
+
 TEST_F(EngineTest, ImportProgressOnlyAfterAMomentThenEndsOnce) {
   CreateLoopbackPool();
   engine_->ImportLayer("quick", "", PipeWith("tar bytes"));

@@ -1,0 +1,90 @@
+// Engine::BeginContainer / RunActivation / FinishActivation / AbandonActivation: a container's
+// creation and activation split so that the kernel work runs outside the engine (engine.h).
+#include "base/error.h"
+#include "thinpool/engine.h"
+#include "thinpool/engine_impl.h"
+#include "thinpool/kernel/dm_tables.h"
+
+namespace thinsnap {
+
+Engine::ActivationWork Engine::BeginContainer(const std::string& name, const std::string& from,
+                                              std::optional<uint64_t> size,
+                                              const NewDeviceOptions& extra) {
+  Impl& m = *impl_;
+  DeviceRecord rec = m.NewContainer(name, from, size, extra, /*written=*/true);
+  ActivationWork w;
+  w.name = rec.name;
+  w.id = rec.id;
+  w.created_ns = rec.created_ns;
+  w.dm_name = m.ThinName(rec.id);
+  w.table = {kernel::ThinTable(m.PoolDevice(), rec.id, rec.size_bytes / 512)};
+  w.create.uuid = m.ThinUuid(rec.id);
+  w.create.read_only = rec.read_only;
+  w.fs = rec.fs;
+  const DeviceRecord* layer = m.catalog().FindById(rec.parent_id);
+  w.grow = rec.fs != FsType::kNone && layer && rec.size_bytes > layer->size_bytes;
+  if (w.grow) {
+    w.grow_dir = m.TempDir(std::to_string(rec.id));
+    w.mount_options = m.MountOptions(rec, /*force_read_only=*/false);
+  }
+  return w;
+}
+
+std::string Engine::RunActivation(const ActivationWork& w, kernel::DeviceMapper* dm,
+                                  kernel::System* sys) {
+  if (!dm->Info(w.dm_name)) dm->Create(w.dm_name, w.table, w.create);
+  std::string dev = dm->DevicePath(w.dm_name);
+  if (!w.grow) return dev;
+  sys->MakeDirs(w.grow_dir);
+  sys->Mount(dev, w.grow_dir, w.fs, w.mount_options);
+  try {
+    sys->GrowFilesystem(dev, w.grow_dir, w.fs);
+  } catch (const Error& e) {
+    try {
+      sys->Unmount(w.grow_dir);
+    } catch (const Error& undo) {
+      throw e.Wrap("growing the filesystem of " + w.name + " (unmounting " + w.grow_dir +
+                   " failed too: " + undo.what() + ")");
+    }
+    throw e.Wrap("growing the filesystem of " + w.name);
+  }
+  sys->Unmount(w.grow_dir);
+  sys->RemoveDir(w.grow_dir);
+  return dev;
+}
+
+namespace {
+
+// The device of `w`, if the catalog still has that very one (not a namesake made since).
+const DeviceRecord* Same(const Catalog& catalog, const Engine::ActivationWork& w) {
+  const DeviceRecord* r = catalog.FindById(w.id);
+  return r && r->created_ns == w.created_ns && r->name == w.name ? r : nullptr;
+}
+
+}  // namespace
+
+DeviceRecord Engine::FinishActivation(const ActivationWork& w) {
+  Impl& m = *impl_;
+  const DeviceRecord* found = Same(m.catalog(), w);
+  if (!found) {
+    throw Error("'" + w.name + "' was removed while it was being activated", ErrorKind::kNotFound);
+  }
+  DeviceRecord rec = *found;
+  if (!rec.active) {
+    rec.active = true;
+    // Deferred, as in Activate: the flag only tells `pool activate` what to bring back.
+    m.store().Update({Mutation::Put(rec)}, Sync::kDeferred);
+  }
+  return rec;
+}
+
+void Engine::AbandonActivation(const ActivationWork& w) {
+  Impl& m = *impl_;
+  const DeviceRecord* found = Same(m.catalog(), w);
+  if (!found) return;
+  DeviceRecord rec = *found;
+  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, /*allow_deferred=*/false);
+  m.DeleteDevice(rec);
+}
+
+}  // namespace thinsnap
