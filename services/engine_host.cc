@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <thread>
+#include <utility>
 
 #include "base/error.h"
 
@@ -52,23 +53,67 @@ void EngineHost::Release() {
 
 void EngineHost::Close() { engine_.reset(); }
 
+EngineHost::Pin::Pin(EngineHost* host, std::string device) : host_(host), device_(device) {
+  std::lock_guard<std::mutex> g(host_->pin_mu_);
+  ++host_->pins_[device_];
+  ++host_->pin_count_;
+}
+
+EngineHost::Pin::Pin(Pin&& other) noexcept
+    : host_(std::exchange(other.host_, nullptr)), device_(std::move(other.device_)) {}
+
+EngineHost::Pin::~Pin() {
+  if (!host_) return;
+  {
+    std::lock_guard<std::mutex> g(host_->pin_mu_);
+    auto it = host_->pins_.find(device_);
+    if (it != host_->pins_.end() && --it->second == 0) host_->pins_.erase(it);
+    --host_->pin_count_;
+  }
+  host_->pin_cv_.notify_all();
+}
+
+size_t EngineHost::pinned() const {
+  std::lock_guard<std::mutex> g(pin_mu_);
+  return pins_.size();
+}
+
+void EngineHost::WaitUnpinned(const std::string& device) {
+  std::unique_lock<std::mutex> l(pin_mu_);
+  pin_cv_.wait(l, [&] { return pins_.count(device) == 0; });
+}
+
+bool EngineHost::Pinned(const std::string& device) const {
+  std::lock_guard<std::mutex> g(pin_mu_);
+  return pins_.count(device) > 0;
+}
+
 EngineHost::Session::Session(EngineHost* host) : host_(host) {
   ++host_->waiting_;
   turn_ = std::unique_lock<std::mutex>(host_->mu_);
   --host_->waiting_;
+  if (host_->stale_ && host_->pin_count_.load() == 0) {
+    host_->Close();
+    host_->stale_ = false;
+  }
   if (!host_->engine_ || !host_->engine_->locked()) host_->Acquire();
 }
 
 EngineHost::Session::~Session() {
   bool others = host_->waiting_.load() > 0;
+  bool pinned = host_->pin_count_.load() > 0;
   auto held = std::chrono::steady_clock::now() - host_->opened_at_;
   bool too_long = held > std::chrono::milliseconds(host_->opts_.max_hold_ms);
-  if (std::uncaught_exceptions() > 0) {
+  if (std::uncaught_exceptions() > 0 && !pinned) {
     // After an error the engine is closed: the next call reopens the root, which reconciles
     // whatever a failed kernel operation left, instead of trusting this engine's state.
     host_->Close();
     host_->yield_next_ = others;
-  } else if (!others || too_long) {
+  } else if (std::uncaught_exceptions() > 0) {
+    // Devices are being activated: closing would let the root's lock go under them. The first
+    // turn after the last pin reopens.
+    host_->stale_ = true;
+  } else if ((!others && !pinned) || too_long) {
     host_->Release();
     host_->yield_next_ = others;
   }

@@ -13,23 +13,21 @@
 // steady stream of requests cannot starve the CLI.
 //
 // Concurrency (README "Side by side with the CLI, and concurrency"): Run() may be called from
-// any number of threads; the calls are serialized, each runs alone with the engine. That is safe
-// under any interleaving (every request sees the catalog the one before it left) but not
-// concurrent: a request's kernel work (dm create/load/resume, the wait for the device node,
-// resize2fs for a size label, Usage's short mounts) happens under the host's turn. What running
-// it outside the turn needs, and why it is not done yet:
-//  - the Engine is single-threaded (Catalog, Store, Transactor): an unlocked phase may only
-//    touch the kernel, with a copy of the record, never the engine;
-//  - libdevmapper keeps process-wide lists (the stacked /dev/mapper node operations that
-//    update_devs()/dm_udev_wait() apply, the udev cookie state), so LibDevmapper calls from two
-//    threads must still be serialized by a lock of their own: only the udev wait could overlap;
-//  - a concurrent Remove (or containerd's GC) must not delete a device another request is still
-//    activating: the record needs a reference count (an "in use" pin) taken in the locked phase,
-//    which Remove waits on or refuses with FailedPrecondition;
-//  - Prepare's phases would be: locked (name check, journal intent, create_snap, commit, pin),
-//    unlocked (activation, filesystem growth), locked (record `active`, unpin, or roll back).
-// Pool messages and journal commits are serial in any design (the kernel serializes the
-// former; the journal's transaction ids the latter).
+// any number of threads; the calls take turns, each runs alone with the engine, so every
+// request sees the catalog the one before it left (safe under any interleaving). The kernel
+// work that needs no engine runs outside the turns, several requests at once: a Prepare makes
+// its record and thin snapshot in a turn (Engine::BeginContainer) and pins the device, then
+// activates it and grows its filesystem in Outside() while other requests take their turns,
+// then records it active in a last turn and unpins it. Pool messages and journal commits stay
+// serial (the kernel serializes the former, the journal's transaction ids the latter);
+// LibDevmapper serializes its own calls, so dm ioctls interleave but never overlap.
+// A request on a pinned device (Mounts, Commit, Remove, Update, Usage of a snapshot still being
+// activated) waits for the pin to go: RunUnpinned. While any device is pinned the root's lock is
+// kept (a CLI command cannot remove a device in the middle of its activation), except when a
+// burst has held it longer than max_hold_ms; then the last turn notices, as for any CLI change,
+// that the device is gone, and the request fails instead of recording a device that is not there.
+// With `serial` (thinsnap serve --serial) Outside() runs in a turn like everything else, as
+// before: for comparison and as a fallback.
 #ifndef THINSNAP_SERVICES_ENGINE_HOST_H_
 #define THINSNAP_SERVICES_ENGINE_HOST_H_
 
@@ -37,6 +35,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -52,6 +51,7 @@ struct EngineHostOptions {
   EngineOptions engine;   // lock_timeout_ms: how long a request waits for a CLI command
   int max_hold_ms = 500;  // then the lock is let go between two requests
   int yield_ms = 30;      // ... for this long (the CLI polls the lock every 10 ms)
+  bool serial = false;    // device work inside the turns too (thinsnap serve --serial)
 };
 
 class EngineHost {
@@ -69,6 +69,48 @@ class EngineHost {
     Session s(this);
     return fn(s.engine());
   }
+
+  // Run(), after waiting until no Pin holds `device`.
+  template <typename Fn>
+  auto RunUnpinned(const std::string& device, Fn&& fn) -> decltype(fn(std::declval<Engine&>())) {
+    for (;;) {
+      WaitUnpinned(device);
+      Session s(this);
+      if (!Pinned(device)) return fn(s.engine());
+    }
+  }
+
+  // Marks a device as being worked on outside the turns (made in a turn, to be finished in a
+  // later one). Movable; the destructor unpins and wakes RunUnpinned.
+  class Pin {
+   public:
+    Pin(EngineHost* host, std::string device);
+    ~Pin();
+    Pin(Pin&& other) noexcept;
+    Pin& operator=(Pin&&) = delete;
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+
+   private:
+    EngineHost* host_;
+    std::string device_;
+  };
+
+  // Runs `fn` (kernel work through dm() and sys(), never the engine) outside the turns, or in
+  // one with `serial`.
+  template <typename Fn>
+  auto Outside(Fn&& fn) -> decltype(fn()) {
+    if (!opts_.serial) return fn();
+    Session s(this);
+    return fn();
+  }
+  bool serial() const { return opts_.serial; }
+  // One line to the engine's progress callback (thinsnap serve -v), from any thread.
+  void Trace(const std::string& line) const {
+    if (opts_.engine.progress) opts_.engine.progress(line);
+  }
+  // How many devices are pinned now (for tests).
+  size_t pinned() const;
 
   // Opens the engine once, which reconciles the journal with the pool (recovery after a crash),
   // and closes it again. Throws when the root cannot be opened.
@@ -97,6 +139,9 @@ class EngineHost {
     std::unique_lock<std::mutex> turn_;
   };
 
+  void WaitUnpinned(const std::string& device);
+  bool Pinned(const std::string& device) const;
+
   // At the start of a turn: takes the root's lock again for a kept engine (dropping it when the
   // store changed on disk), or opens one.
   void Acquire();
@@ -114,6 +159,12 @@ class EngineHost {
   std::unique_ptr<Engine> engine_;  // open between bursts too, without the root's lock
   std::chrono::steady_clock::time_point opened_at_;  // when the lock was taken
   bool yield_next_ = false;  // the lock was let go for fairness: pause before taking it again
+  bool stale_ = false;       // a request failed while devices were pinned: reopen when none is
+
+  mutable std::mutex pin_mu_;  // guards pins_; never held while waiting for a turn
+  std::condition_variable pin_cv_;
+  std::map<std::string, int> pins_;  // device name -> pins
+  std::atomic<int> pin_count_{0};    // sum of pins_
 };
 
 }  // namespace thinsnap

@@ -21,13 +21,15 @@ std::vector<thinsnap::ServiceFactory> Factories() {
   };
 }
 
-int Serve(const thinsnap::ServeOptions& opts) {
+int Serve(const thinsnap::ServeOptions& opts, bool serial) {
   thinsnap::RealKernel kernel = thinsnap::MakeRealKernel();
   thinsnap::EngineHostOptions host_opts;
   host_opts.root = opts.root;
   host_opts.engine.lock_timeout_ms = opts.lock_timeout_ms;
+  host_opts.serial = serial;
   host_opts.engine.progress = [&opts](const std::string& line) {
-    if (opts.verbose) std::cerr << "thinsnap serve: " << line << "\n";
+    // One write per line: requests on several threads report at once.
+    if (opts.verbose) std::cerr << ("thinsnap serve: " + line + "\n") << std::flush;
   };
   // The engine never prints; its warnings went to stderr before it had this callback.
   host_opts.engine.warning = [](const std::string& line) {
@@ -46,6 +48,8 @@ int main(int argc, char** argv) {
   if (const char* root = std::getenv("THINSNAP_ROOT")) opts.root = root;
   double lock_timeout_s = 30;
   std::string docker_name;
+  const char* serial_env = std::getenv("THINSNAP_SERVE_SERIAL");
+  bool serial = serial_env && std::string(serial_env) == "1";
   CLI::App app{
       "thinsnap serve: containerd's snapshotter (and Docker's graph driver) over thinsnap"};
   app.name("thinsnap serve");
@@ -53,6 +57,10 @@ int main(int argc, char** argv) {
   app.add_option("--lock-timeout", lock_timeout_s,
                  "seconds a request waits for a CLI command on the same root (default 30)");
   app.add_flag("-v,--verbose", opts.verbose, "say more");
+  app.add_flag("--serial", serial,
+               "run every request's device work in its turn, one request at a time (default: "
+               "activation and filesystem growth of concurrent requests overlap; also "
+               "THINSNAP_SERVE_SERIAL=1)");
   app.add_option("--address", opts.containerd_address,
                  "containerd snapshots gRPC socket (default /run/thinsnap/containerd.sock); "
                  "empty: do not serve containerd");
@@ -71,7 +79,7 @@ int main(int argc, char** argv) {
     opts.docker_plugin = docker_name.empty() ? "thinsnap" : docker_name;
   opts.lock_timeout_ms = static_cast<int>(lock_timeout_s * 1000);
   try {
-    return Serve(opts);
+    return Serve(opts, serial);
   } catch (const thinsnap::Error& e) {
     std::cerr << "thinsnap serve: " << e.what() << "\n";
     return e.kind() == thinsnap::ErrorKind::kUsage ? 2 : 1;

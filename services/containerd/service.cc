@@ -61,6 +61,8 @@ class SnapshotsRpc final : public api::Snapshots::Service {
 
 class ContainerdService : public Service {
  public:
+  static constexpr int kMaxThreads = 64;
+
   ContainerdService(std::string address, EngineHost* host)
       : address_(std::move(address)), rpc_(host) {}
 
@@ -73,6 +75,11 @@ class ContainerdService : public Service {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("unix:" + address_, grpc::InsecureServerCredentials());
     builder.RegisterService(&rpc_);
+    // containerd sends requests in parallel and they run concurrently (engine_host.h); a bound
+    // keeps a flood from starting a thread per request.
+    grpc::ResourceQuota quota("thinsnap-serve");
+    quota.SetMaxThreads(kMaxThreads);
+    builder.SetResourceQuota(quota);
     server_ = builder.BuildAndStart();
     if (!server_) {
       throw Error("cannot serve containerd on " + address_ + " (gRPC could not bind it)",

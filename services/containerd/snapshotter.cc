@@ -166,10 +166,14 @@ std::optional<uint64_t> SizeFrom(const LabelMap& labels) {
 }
 
 // Prepare and View: a container from the parent (or the empty root), active at once so that
-// the mounts can be returned; rolled back when activation fails.
+// the mounts can be returned; rolled back when activation fails. The record and the thin
+// snapshot are made in a turn, the activation (and a size label's growth) runs outside the
+// turns with the device pinned, the record is finished in a last turn (EngineHost).
 void CreateSnapshot(EngineHost* host, const std::string& key, const std::string& parent,
                     const LabelMap& labels, bool view, MountList* mounts) {
   RequireKey(key, "key");
+  Engine::ActivationWork work;
+  std::optional<EngineHost::Pin> pin;
   host->Run([&](Engine& e) {
     std::string name = DeviceNameFor(key);
     if (e.store().catalog().FindByName(name)) {
@@ -179,13 +183,30 @@ void CreateSnapshot(EngineHost* host, const std::string& key, const std::string&
     std::optional<uint64_t> size = view ? std::nullopt : SizeFrom(labels);
     int64_t now = host->sys()->NowNs();
     NewDeviceOptions extra{StoredLabels(key, ToMap(labels), now, now), view};
-    DeviceRecord rec = e.CreateContainer(name, from, size, extra);
+    work = e.BeginContainer(name, from, size, extra);
+    pin.emplace(host, name);
+  });
+  std::string dev;
+  try {
+    // -v: the scenario vm.containerd_concurrency counts how many of these overlap.
+    host->Trace("activating " + work.name + " outside the turns" +
+                (work.grow ? " (growing its filesystem)" : ""));
+    dev = host->Outside([&] { return Engine::RunActivation(work, host->dm(), host->sys()); });
+    host->Trace("activated " + work.name);
+  } catch (const Error& err) {
+    Error failed = err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
     try {
-      AddMount(rec, e.Activate(name), mounts);
-    } catch (const Error& err) {
-      e.Remove(name, /*force=*/true, /*discard=*/false);
-      throw err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
+      host->Run([&](Engine& e) { e.AbandonActivation(work); });
+    } catch (const Error& undo) {
+      throw Error(std::string(failed.what()) + "; rolling back failed too: " + undo.what(),
+                  failed.kind(), failed.error_number());
     }
+    throw failed;
+  }
+  host->Run([&](Engine& e) {
+    DeviceRecord rec = e.FinishActivation(work);
+    pin.reset();
+    AddMount(rec, dev, mounts);
   });
 }
 
@@ -264,7 +285,7 @@ grpc::Status Snapshotter::View(const api::ViewSnapshotRequest& req,
 
 grpc::Status Snapshotter::Mounts(const api::MountsRequest& req, api::MountsResponse* out) {
   return Handle([&] {
-    host_->Run([&](Engine& e) {
+    host_->RunUnpinned(DeviceNameFor(req.key()), [&](Engine& e) {
       DeviceRecord r = FindSnapshot(e, req.key());
       AddMount(r, e.Activate(r.name), out->mutable_mounts());
     });
@@ -274,7 +295,7 @@ grpc::Status Snapshotter::Mounts(const api::MountsRequest& req, api::MountsRespo
 grpc::Status Snapshotter::Commit(const api::CommitSnapshotRequest& req) {
   return Handle([&] {
     RequireKey(req.name(), "name");
-    host_->Run([&](Engine& e) {
+    host_->RunUnpinned(DeviceNameFor(req.key()), [&](Engine& e) {
       DeviceRecord active = FindSnapshot(e, req.key());
       if (KindOf(active) != api::ACTIVE) {
         throw Error("snapshot " + Quote(req.key()) + " is not active", ErrorKind::kBusy);
@@ -291,7 +312,7 @@ grpc::Status Snapshotter::Commit(const api::CommitSnapshotRequest& req) {
 
 grpc::Status Snapshotter::Remove(const api::RemoveSnapshotRequest& req) {
   return Handle([&] {
-    host_->Run([&](Engine& e) {
+    host_->RunUnpinned(DeviceNameFor(req.key()), [&](Engine& e) {
       DeviceRecord r = FindSnapshot(e, req.key());
       e.Remove(r.name, /*force=*/false, /*discard=*/false);
     });
@@ -309,7 +330,7 @@ grpc::Status Snapshotter::Update(const api::UpdateSnapshotRequest& req,
                                  api::UpdateSnapshotResponse* out) {
   return Handle([&] {
     const std::string& key = req.info().name();
-    host_->Run([&](Engine& e) {
+    host_->RunUnpinned(DeviceNameFor(key), [&](Engine& e) {
       DeviceRecord r = FindSnapshot(e, key);
       std::map<std::string, std::string> user = UpdatedLabels(UserLabels(r), req);
       int64_t created = LabelNs(r, kCreatedLabel, r.created_ns);
@@ -349,7 +370,7 @@ grpc::Status Snapshotter::List(const api::ListSnapshotsRequest& req,
 
 grpc::Status Snapshotter::Usage(const api::UsageRequest& req, api::UsageResponse* out) {
   return Handle([&] {
-    host_->Run([&](Engine& e) {
+    host_->RunUnpinned(DeviceNameFor(req.key()), [&](Engine& e) {
       DeviceRecord r = FindSnapshot(e, req.key());
       for (const DfRow& row : e.Df()) {
         if (row.id == r.id) out->set_size(static_cast<int64_t>(row.exclusive));

@@ -14,7 +14,8 @@
 //   Prepare sizes the snapshot (grown filesystem).
 // Errors are thinsnap::Error, translated once by status.h.
 //
-// Thread-safety: every handler may run on any gRPC thread; the EngineHost serializes them.
+// Thread-safety: every handler may run on any gRPC thread; the EngineHost gives them turns, and
+// a Prepare/View activates its device outside them (engine_host.h).
 #ifndef THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_
 #define THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_
 

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <set>
 #include <thread>
 
+#include "base/error.h"
 #include "services/containerd/snapshotter.h"
 #include "services/containerd/status.h"
 #include "tests/fakes/fake_device_mapper.h"
@@ -273,6 +276,93 @@ TEST_F(SnapshotterTest, ParallelPrepareCommitRemoveAllLandAndLeakNothing) {
     for (const DeviceRecord& r : e.List()) known.insert(e.Inspect(r.name).dm_name);
     for (const kernel::ListedDevice& d : dm_.List()) EXPECT_TRUE(known.count(d.name)) << d.name;
   });
+}
+
+// A Prepare's kernel work (activation, a size label's growth) runs outside the host's turns:
+// while one request is held inside its filesystem growth, other requests come and go; one on
+// the held snapshot itself (Mounts; Commit, Remove, Update and Usage alike) waits for it.
+TEST_F(SnapshotterTest, PrepareGrowsOutsideTheTurnWhileOtherRequestsRun) {
+  ASSERT_TRUE(Prepare("a", "").ok());
+  ASSERT_TRUE(Commit("base", "a").ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool growing = false, release = false;
+  sys_.on_grow = [&](const std::string&) {
+    std::unique_lock<std::mutex> l(mu);
+    growing = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return release; });
+  };
+  grpc::Status big_status;
+  std::thread big([&] { big_status = Prepare("big", "base", {{kSizeLabel, "512M"}}); });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return growing; }));
+  }
+  // "big" is inside its growth: the engine is free for everyone else.
+  EXPECT_EQ(host_->pinned(), 1u);
+  EXPECT_TRUE(Prepare("small", "base").ok());
+  EXPECT_EQ(Stat("small").kind(), api::ACTIVE);
+  EXPECT_EQ(Stat("big").kind(), api::ACTIVE);  // recorded, not yet finished
+  EXPECT_EQ(List({}), (std::vector<std::string>{"base", "big", "small"}));
+  std::atomic<bool> mounted{false};
+  std::thread mounts([&] {
+    api::MountsRequest r;
+    r.set_key("big");
+    api::MountsResponse out;
+    EXPECT_TRUE(snap_->Mounts(r, &out).ok());
+    EXPECT_EQ(out.mounts_size(), 1);
+    mounted = true;
+  });
+  EXPECT_TRUE(Remove("small").ok());
+  EXPECT_FALSE(mounted.load());  // waits for "big"'s pin
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  big.join();
+  mounts.join();
+  EXPECT_TRUE(mounted.load());
+  EXPECT_TRUE(big_status.ok()) << big_status.error_message();
+  EXPECT_EQ(host_->pinned(), 0u);
+  EXPECT_TRUE(Remove("big").ok());
+  EXPECT_EQ(List({}), std::vector<std::string>{"base"});
+  host_->Run([&](Engine& e) { EXPECT_TRUE(e.Check().clean()); });
+}
+
+// A growth that fails outside the turn is rolled back in the next one, leaving nothing.
+TEST_F(SnapshotterTest, PrepareWhoseGrowthFailsLeavesNothing) {
+  sys_.on_grow = [](const std::string& dev) {
+    throw Error("resize2fs " + dev + ": No space left on device", ErrorKind::kNoSpace);
+  };
+  grpc::Status st = Prepare("big", "", {{kSizeLabel, "512M"}});
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.error_message().find("rolled back"), std::string::npos) << st.error_message();
+  EXPECT_EQ(List({}), std::vector<std::string>{});
+  EXPECT_TRUE(sys_.mounts.empty());
+  EXPECT_EQ(host_->pinned(), 0u);
+  sys_.on_grow = nullptr;
+  EXPECT_TRUE(Prepare("big", "", {{kSizeLabel, "512M"}}).ok());
+  host_->Run([&](Engine& e) { EXPECT_TRUE(e.Check().clean()); });
+}
+
+// --serial: the same outcomes with the device work inside the turns.
+TEST_F(SnapshotterTest, SerialModeRunsTheSameRequests) {
+  snap_.reset();
+  host_.reset();
+  EngineHostOptions o;
+  o.root = root_;
+  o.engine.lock_timeout_ms = 2000;
+  o.serial = true;
+  host_ = std::make_unique<EngineHost>(&dm_, &sys_, o);
+  snap_ = std::make_unique<Snapshotter>(host_.get());
+  ASSERT_TRUE(Prepare("a", "", {{kSizeLabel, "512M"}}).ok());
+  EXPECT_EQ(Record("a").size_bytes, 512ull << 20);
+  EXPECT_TRUE(Record("a").active);
+  ASSERT_TRUE(Commit("c", "a").ok());
+  ASSERT_TRUE(Remove("c").ok());
+  EXPECT_EQ(List({}), std::vector<std::string>{});
 }
 
 TEST_F(SnapshotterTest, ErrorsCarryTheCodesContainerdExpects) {
