@@ -9,13 +9,27 @@
 //
 // Usage: ctrbench -address SOCK -snapshotter NAME -count N [-label K=V] [-namespace NS]
 //
+//	ctrbench ... -burst N
+//
 // One committed parent is made first; then COUNT times Prepare(k, parent) + Mounts(k) (timed as
 // one), then for each key Remove(k) (timed; in containerd this only drops the key from its
 // metadata) followed by a synchronous garbage collection (timed as remove+gc: that is when
 // containerd asks the snapshotter itself to delete). Every snapshot is held by a lease, so the
 // collection removes exactly the key just removed. A collection with nothing to remove is
 // timed too (gc-idle), as the fixed cost to subtract. Prints one summary line per measurement:
-//   NAME-OP n=N median=MS p95=MS max=MS
+//
+//	NAME-OP n=N median=MS p95=MS max=MS
+//
+// -burst N: N Prepare+Mounts issued at once (N goroutines released together, as Kubernetes
+// starting many pods), then N Remove at once and one garbage collection. Prints the wall times
+// and the distribution of the N latencies, then every latency (for a CDF):
+//
+//	NAME-burst n=N wall=MS
+//	NAME-burst-prepare+mounts n=N median=MS p95=MS max=MS
+//	NAME-burst-remove n=N wall=MS
+//	NAME-burst-latencies MS MS ...   (sorted)
+//
+// Any failed request fails the run (exit 1), as does a snapshot left over.
 package main
 
 import (
@@ -25,6 +39,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	leasesapi "github.com/containerd/containerd/api/services/leases/v1"
@@ -117,13 +132,7 @@ func (b *bench) removeGC(key string) (remove, total time.Duration) {
 
 // run: the committed parent, one untimed warm-up round, then COUNT timed rounds.
 func (b *bench) run(count int) {
-	base := "ctrbench-" + b.name + "-base"
-	if _, err := b.sn.Prepare(b.ctx, base+"-active", ""); err != nil {
-		die("%s: prepare the parent: %v", b.name, err)
-	}
-	if err := b.sn.Commit(b.ctx, base, base+"-active"); err != nil {
-		die("%s: commit the parent: %v", b.name, err)
-	}
+	base := b.base()
 	warm := "ctrbench-" + b.name + "-warmup"
 	b.prepareMounts(warm, base)
 	b.removeGC(warm)
@@ -142,6 +151,103 @@ func (b *bench) run(count int) {
 		b.syncGC()
 		idle = append(idle, time.Since(t0))
 	}
+	b.expectOnly(1)
+	summary(b.name+"-prepare+mounts", prep)
+	summary(b.name+"-remove", rm)
+	summary(b.name+"-remove+gc", rmgc)
+	summary(b.name+"-gc-idle", idle)
+}
+
+// base makes the committed parent every measured snapshot starts from.
+func (b *bench) base() string {
+	base := "ctrbench-" + b.name + "-base"
+	if _, err := b.sn.Prepare(b.ctx, base+"-active", ""); err != nil {
+		die("%s: prepare the parent: %v", b.name, err)
+	}
+	if err := b.sn.Commit(b.ctx, base, base+"-active"); err != nil {
+		die("%s: commit the parent: %v", b.name, err)
+	}
+	return base
+}
+
+// all runs fn(0..n-1) in n goroutines released at once; returns each call's duration and the
+// wall time from the release to the last return.
+func all(n int, fn func(i int) error) ([]time.Duration, time.Duration, []error) {
+	var wg, ready sync.WaitGroup
+	start := make(chan struct{})
+	d := make([]time.Duration, n)
+	errs := make([]error, n)
+	wg.Add(n)
+	ready.Add(n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			defer wg.Done()
+			ready.Done()
+			<-start
+			t0 := time.Now()
+			errs[i] = fn(i)
+			d[i] = time.Since(t0)
+		}(i)
+	}
+	ready.Wait()
+	t0 := time.Now()
+	close(start)
+	wg.Wait()
+	return d, time.Since(t0), errs
+}
+
+func (b *bench) burst(n int) {
+	base := b.base()
+	warm := "ctrbench-" + b.name + "-warmup"
+	b.prepareMounts(warm, base)
+	b.removeGC(warm)
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("ctrbench-%s-burst-%d", b.name, i)
+	}
+	lat, wall, errs := all(n, func(i int) error {
+		if _, err := b.sn.Prepare(b.ctx, keys[i], base, snapshots.WithLabels(b.labels)); err != nil {
+			return fmt.Errorf("prepare %s: %w", keys[i], err)
+		}
+		_, err := b.sn.Mounts(b.ctx, keys[i])
+		return err
+	})
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ctrbench: %s: %v\n", b.name, err)
+			failed++
+		}
+	}
+	if failed > 0 {
+		die("%s: %d of %d requests of the burst failed", b.name, failed, n)
+	}
+	_, rmWall, errs := all(n, func(i int) error { return b.sn.Remove(b.ctx, keys[i]) })
+	for _, err := range errs {
+		if err != nil {
+			die("%s: remove in the burst: %v", b.name, err)
+		}
+	}
+	b.syncGC()
+	b.expectOnly(1)
+	fmt.Printf("%s-burst n=%d wall=%.2f\n", b.name, n, float64(wall.Nanoseconds())/1e6)
+	summary(b.name+"-burst-prepare+mounts", lat)
+	fmt.Printf("%s-burst-remove n=%d wall=%.2f\n", b.name, n, float64(rmWall.Nanoseconds())/1e6)
+	ms := make([]float64, n)
+	for i, x := range lat {
+		ms[i] = float64(x.Nanoseconds()) / 1e6
+	}
+	sort.Float64s(ms)
+	var line strings.Builder
+	line.WriteString(b.name + "-burst-latencies")
+	for _, x := range ms {
+		fmt.Fprintf(&line, " %.2f", x)
+	}
+	fmt.Println(line.String())
+}
+
+// expectOnly fails the run unless exactly `want` snapshots are left (the parent).
+func (b *bench) expectOnly(want int) {
 	infos := 0
 	if err := b.sn.Walk(b.ctx, func(context.Context, snapshots.Info) error {
 		infos++
@@ -149,13 +255,9 @@ func (b *bench) run(count int) {
 	}); err != nil {
 		die("%s: walk: %v", b.name, err)
 	}
-	if infos != 1 {
-		die("%s: %d snapshots left after the run, expected only the parent", b.name, infos)
+	if infos != want {
+		die("%s: %d snapshots left after the run, expected %d", b.name, infos, want)
 	}
-	summary(b.name+"-prepare+mounts", prep)
-	summary(b.name+"-remove", rm)
-	summary(b.name+"-remove+gc", rmgc)
-	summary(b.name+"-gc-idle", idle)
 }
 
 func main() {
@@ -163,6 +265,7 @@ func main() {
 	name := flag.String("snapshotter", "", "snapshotter name (thinsnap, devmapper, overlayfs, ...)")
 	ns := flag.String("namespace", "ctrbench", "containerd namespace")
 	count := flag.Int("count", 30, "timed operations of each kind")
+	burst := flag.Int("burst", 0, "instead: this many Prepare+Mounts at once, then as many Remove")
 	labels := labelFlags{}
 	flag.Var(labels, "label", "K=V label on every Prepare (repeatable)")
 	flag.Parse()
@@ -192,7 +295,11 @@ func main() {
 		name:   *name,
 		labels: labels,
 	}
-	b.run(*count)
+	if *burst > 0 {
+		b.burst(*burst)
+	} else {
+		b.run(*count)
+	}
 	// The parent goes with the lease.
 	if err := lm.Delete(bctx, hold, leases.SynchronousDelete); err != nil {
 		die("delete the lease: %v", err)
