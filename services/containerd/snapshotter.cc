@@ -188,11 +188,14 @@ void CreateSnapshot(EngineHost* host, const std::string& key, const std::string&
   });
   std::string dev;
   try {
-    // -v: the scenario vm.containerd_concurrency counts how many of these overlap.
-    host->Trace("activating " + work.name + " outside the turns" +
-                (work.grow ? " (growing its filesystem)" : ""));
-    dev = host->Outside([&] { return Engine::RunActivation(work, host->dm(), host->sys()); });
-    host->Trace("activated " + work.name);
+    dev = host->Outside([&] {
+      // -v: the scenario vm.containerd_concurrency counts how many of these overlap.
+      host->Trace("activating " + work.name + " outside the turns" +
+                  (work.grow ? " (growing its filesystem)" : ""));
+      std::string path = Engine::RunActivation(work, host->dm(), host->sys());
+      host->Trace("activated " + work.name);
+      return path;
+    });
   } catch (const Error& err) {
     Error failed = err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
     try {
