@@ -119,11 +119,12 @@ void FillInfo(Engine& e, const DeviceRecord& r, api::Info* info) {
   for (const auto& [k, v] : UserLabels(r)) (*info->mutable_labels())[k] = v;
 }
 
+[[noreturn]] void NoFilesystem() {
+  throw Error("the pool's base has no filesystem; containerd needs ext4 or xfs", ErrorKind::kBusy);
+}
+
 void AddMount(const DeviceRecord& r, const std::string& device, MountList* mounts) {
-  if (r.fs == FsType::kNone) {
-    throw Error("the pool's base has no filesystem; containerd needs ext4 or xfs",
-                ErrorKind::kBusy);
-  }
+  if (r.fs == FsType::kNone) NoFilesystem();
   ::containerd::types::Mount* m = mounts->Add();
   bool xfs = r.fs == FsType::kXfs;
   m->set_type(xfs ? "xfs" : "ext4");
@@ -184,6 +185,10 @@ void CreateSnapshot(EngineHost* host, const std::string& key, const std::string&
     int64_t now = host->sys()->NowNs();
     NewDeviceOptions extra{StoredLabels(key, ToMap(labels), now, now), view};
     work = e.BeginContainer(name, from, size, extra);
+    if (work.fs == FsType::kNone) {
+      e.AbandonActivation(work);
+      NoFilesystem();
+    }
     pin.emplace(host, name);
   });
   std::string dev;
@@ -199,7 +204,10 @@ void CreateSnapshot(EngineHost* host, const std::string& key, const std::string&
   } catch (const Error& err) {
     Error failed = err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
     try {
-      host->Run([&](Engine& e) { e.AbandonActivation(work); });
+      host->Run([&](Engine& e) {
+        pin.reset();  // in the turn, so that its end lets the root's lock go
+        e.AbandonActivation(work);
+      });
     } catch (const Error& undo) {
       throw Error(std::string(failed.what()) + "; rolling back failed too: " + undo.what(),
                   failed.kind(), failed.error_number());
@@ -207,9 +215,10 @@ void CreateSnapshot(EngineHost* host, const std::string& key, const std::string&
     throw failed;
   }
   host->Run([&](Engine& e) {
-    DeviceRecord rec = e.FinishActivation(work);
+    // Unpinned in the turn either way: its end lets the root's lock go when no pin is left.
+    std::optional<EngineHost::Pin> done = std::move(pin);
     pin.reset();
-    AddMount(rec, dev, mounts);
+    AddMount(e.FinishActivation(work), dev, mounts);
   });
 }
 

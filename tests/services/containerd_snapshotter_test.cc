@@ -108,6 +108,12 @@ class SnapshotterTest : public ::testing::Test {
     std::sort(names.begin(), names.end());
     return names;
   }
+  // The host let the root's lock go (a CLI command could run now).
+  void ExpectRootLockFree() {
+    EngineOptions o;
+    o.lock_timeout_ms = 0;
+    EXPECT_NO_THROW(Engine::Open(root_, &dm_, &sys_, o));
+  }
   DeviceRecord Record(const std::string& key) {
     return host_->Run(
         [&](Engine& e) { return *e.store().catalog().FindByName(DeviceNameFor(key)); });
@@ -326,6 +332,7 @@ TEST_F(SnapshotterTest, PrepareGrowsOutsideTheTurnWhileOtherRequestsRun) {
   EXPECT_TRUE(mounted.load());
   EXPECT_TRUE(big_status.ok()) << big_status.error_message();
   EXPECT_EQ(host_->pinned(), 0u);
+  ExpectRootLockFree();
   EXPECT_TRUE(Remove("big").ok());
   EXPECT_EQ(List({}), std::vector<std::string>{"base"});
   host_->Run([&](Engine& e) { EXPECT_TRUE(e.Check().clean()); });
@@ -342,6 +349,7 @@ TEST_F(SnapshotterTest, PrepareWhoseGrowthFailsLeavesNothing) {
   EXPECT_EQ(List({}), std::vector<std::string>{});
   EXPECT_TRUE(sys_.mounts.empty());
   EXPECT_EQ(host_->pinned(), 0u);
+  ExpectRootLockFree();
   sys_.on_grow = nullptr;
   EXPECT_TRUE(Prepare("big", "", {{kSizeLabel, "512M"}}).ok());
   host_->Run([&](Engine& e) { EXPECT_TRUE(e.Check().clean()); });
