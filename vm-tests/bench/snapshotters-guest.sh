@@ -1,7 +1,10 @@
 #!/bin/sh
 # Description: guest half of vm-tests/bench/snapshotters.sh (run it through that script).
-# Usage: snapshotters-guest.sh COUNT CTRBENCH [SNAPSHOTTER...]   (default: thinsnap devmapper overlayfs)
+# Usage: snapshotters-guest.sh [--burst] COUNT CTRBENCH [SNAPSHOTTER...]
+#   (default: thinsnap devmapper overlayfs; with --burst also thinsnap-serial)
 # Prints ctrbench's "NAME-OP n=N median=MS p95=MS max=MS" lines, which the host tabulates.
+# --burst: ctrbench -burst COUNT instead (COUNT Prepare+Mounts at once); thinsnap-serial is
+# thinsnap under `thinsnap serve --serial` (one request at a time).
 #   /dev/nvme0n1 = pool data, /dev/nvme1n1 = pool metadata, /dev/nvme2n1 = an ext4 state
 #   filesystem that holds containerd's root (its bolt database, and overlayfs's directories),
 #   thinsnap's root and the devmapper snapshotter's root_path, for every contender alike.
@@ -13,9 +16,15 @@ set -eu
 # shellcheck disable=SC1091
 . /vm/lib/containerd.sh
 
+MODE=-count DEFAULT="thinsnap devmapper overlayfs"
+if [ "${1:-}" = --burst ]; then
+  MODE=-burst DEFAULT="thinsnap thinsnap-serial devmapper overlayfs"
+  shift
+fi
 N=$1 CTRBENCH=$2
 shift 2
-[ $# -gt 0 ] || set -- thinsnap devmapper overlayfs
+# shellcheck disable=SC2086 # a list of words
+[ $# -gt 0 ] || set -- $DEFAULT
 DATA=/dev/nvme0n1 META=/dev/nvme1n1 STATE_DEV=/dev/nvme2n1
 BLOCK_SECTORS=128 # 64 KiB
 DISABLED_DEFAULT=$CTD_DISABLED
@@ -27,10 +36,10 @@ wipe_devices() {
   dd if=/dev/zero of=$DATA bs=1M count=8 conv=fsync 2>/dev/null
 }
 
-# bench NAME: ctrbench against a fresh containerd whose root is on the state filesystem.
+# bench NAME [LABEL]: ctrbench against a fresh containerd whose root is on the state filesystem.
 bench() {
-  "$CTRBENCH" -address "$CTD_SOCK" -snapshotter "$1" -count "$N" ||
-    { ctd_log_errors 20; fail "ctrbench $1 failed"; }
+  "$CTRBENCH" -address "$CTD_SOCK" -snapshotter "$1" -as "${2:-$1}" "$MODE" "$N" ||
+    { ctd_log_errors 20; fail "ctrbench ${2:-$1} failed"; }
   ctd_log_errors 5
 }
 
@@ -42,20 +51,23 @@ fresh_containerd() {
   ctd_start "${2:-}"
 }
 
+# run_thinsnap [LABEL SERVE-ARGS...]: e.g. run_thinsnap thinsnap-serial --serial
 run_thinsnap() {
-  step "thinsnap: thinsnap serve as containerd's proxy snapshotter"
+  LABEL=${1:-thinsnap}
+  [ $# -eq 0 ] || shift
+  step "$LABEL: thinsnap serve${*:+ $*} as containerd's proxy snapshotter"
   wipe_devices
-  R=/state/ts
-  run thinsnap --root $R pool create --data $DATA --metadata $META --block-size 64k \
+  R=/state/ts${LABEL#thinsnap}
+  run thinsnap --root "$R" pool create --data $DATA --metadata $META --block-size 64k \
     --base-size 1G --force
   dmsetup table | grep thin-pool
-  ts_serve_start $R
-  fresh_containerd thinsnap
-  bench thinsnap
+  ts_serve_start "$R" "$@"
+  fresh_containerd "$LABEL"
+  bench thinsnap "$LABEL"
   ctd_stop
   ts_serve_stop
-  run thinsnap --root $R pool check
-  run thinsnap --root $R pool deactivate
+  run thinsnap --root "$R" pool check
+  run thinsnap --root "$R" pool deactivate
 }
 
 run_devmapper() {
@@ -90,6 +102,7 @@ run mount $STATE_DEV /state
 for sn in "$@"; do
   case $sn in
     thinsnap) run_thinsnap ;;
+    thinsnap-serial) run_thinsnap thinsnap-serial --serial ;;
     devmapper) run_devmapper ;;
     overlayfs) run_overlayfs ;;
     *) fail "unknown snapshotter $sn" ;;

@@ -7,7 +7,7 @@
 // /usr/share/gocode, CGO_ENABLED=0 (a static binary: process start is expensive under TCG and is
 // paid once here, not per operation).
 //
-// Usage: ctrbench -address SOCK -snapshotter NAME -count N [-label K=V] [-namespace NS]
+// Usage: ctrbench -address SOCK -snapshotter NAME -count N [-label K=V] [-namespace NS] [-as LABEL]
 //
 //	ctrbench ... -burst N
 //
@@ -28,6 +28,8 @@
 //	NAME-burst-prepare+mounts n=N median=MS p95=MS max=MS
 //	NAME-burst-remove n=N wall=MS
 //	NAME-burst-latencies MS MS ...   (sorted)
+//
+// -as LABEL prints LABEL instead of NAME (two configurations of one snapshotter in one log).
 //
 // Any failed request fails the run (exit 1), as does a snapshot left over.
 package main
@@ -266,6 +268,7 @@ func main() {
 	ns := flag.String("namespace", "ctrbench", "containerd namespace")
 	count := flag.Int("count", 30, "timed operations of each kind")
 	burst := flag.Int("burst", 0, "instead: this many Prepare+Mounts at once, then as many Remove")
+	as := flag.String("as", "", "name printed in the results (default: the snapshotter's)")
 	labels := labelFlags{}
 	flag.Var(labels, "label", "K=V label on every Prepare (repeatable)")
 	flag.Parse()
@@ -288,11 +291,14 @@ func main() {
 	if err != nil {
 		die("create the lease: %v", err)
 	}
+	if *as == "" {
+		*as = *name
+	}
 	b := &bench{
 		sn:     proxy.NewSnapshotter(snapshotsapi.NewSnapshotsClient(conn), *name),
 		lm:     lm,
 		ctx:    leases.WithLease(bctx, hold.ID),
-		name:   *name,
+		name:   *as,
 		labels: labels,
 	}
 	if *burst > 0 {
