@@ -56,7 +56,6 @@ void EngineHost::Close() { engine_.reset(); }
 EngineHost::Pin::Pin(EngineHost* host, std::string device) : host_(host), device_(device) {
   std::lock_guard<std::mutex> g(host_->pin_mu_);
   ++host_->pins_[device_];
-  ++host_->pin_count_;
 }
 
 EngineHost::Pin::Pin(Pin&& other) noexcept
@@ -68,7 +67,6 @@ EngineHost::Pin::~Pin() {
     std::lock_guard<std::mutex> g(host_->pin_mu_);
     auto it = host_->pins_.find(device_);
     if (it != host_->pins_.end() && --it->second == 0) host_->pins_.erase(it);
-    --host_->pin_count_;
   }
   host_->pin_cv_.notify_all();
 }
@@ -92,7 +90,7 @@ EngineHost::Session::Session(EngineHost* host) : host_(host) {
   ++host_->waiting_;
   turn_ = std::unique_lock<std::mutex>(host_->mu_);
   --host_->waiting_;
-  if (host_->stale_ && host_->pin_count_.load() == 0) {
+  if (host_->stale_ && host_->pinned() == 0) {
     host_->Close();
     host_->stale_ = false;
   }
@@ -101,7 +99,7 @@ EngineHost::Session::Session(EngineHost* host) : host_(host) {
 
 EngineHost::Session::~Session() {
   bool others = host_->waiting_.load() > 0;
-  bool pinned = host_->pin_count_.load() > 0;
+  bool pinned = host_->pinned() > 0;
   auto held = std::chrono::steady_clock::now() - host_->opened_at_;
   bool too_long = held > std::chrono::milliseconds(host_->opts_.max_hold_ms);
   if (std::uncaught_exceptions() > 0 && !pinned) {

@@ -161,10 +161,9 @@ class EngineHost {
   bool yield_next_ = false;  // the lock was let go for fairness: pause before taking it again
   bool stale_ = false;       // a request failed while devices were pinned: reopen when none is
 
-  mutable std::mutex pin_mu_;  // guards pins_; never held while waiting for a turn
+  mutable std::mutex pin_mu_;  // guards pins_; taken inside a turn, never held waiting for one
   std::condition_variable pin_cv_;
   std::map<std::string, int> pins_;  // device name -> pins
-  std::atomic<int> pin_count_{0};    // sum of pins_
 };
 
 }  // namespace thinsnap
