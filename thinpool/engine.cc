@@ -137,6 +137,16 @@ void Engine::Impl::RequireActivePool() {
   }
 }
 
+kernel::PoolStatus Engine::Impl::RequireActivePoolStatus() {
+  RequirePool();
+  try {
+    return PoolStatusNow();
+  } catch (const Error& e) {
+    if (e.error_number() != ENXIO) throw;
+    throw Error("pool " + PoolName() + " is not active; run: thinsnap pool activate");
+  }
+}
+
 const DeviceRecord& Engine::Impl::Find(const std::string& name) {
   const DeviceRecord* rec = catalog().FindByName(name);
   // `--from base` was the origin's name before it left the users' namespace: it still means
@@ -175,12 +185,12 @@ kernel::PoolStatus Engine::Impl::PoolStatusNow() {
   return kernel::ParsePoolStatus(dm->Status(PoolName(), /*no_flush=*/true));
 }
 
-void Engine::Impl::CheckSpace(const std::string& operation) {
-  AutoextendResult grown = Autoextend(/*hook=*/nullptr);
+void Engine::Impl::CheckSpace(const std::string& operation, const kernel::PoolStatus* known) {
+  AutoextendResult grown = Autoextend(/*hook=*/nullptr, known);
   // A pool thinsnap cannot grow: its user is warned, besides the progress line.
   if (!grown.warning.empty()) Warn(grown.warning);
   if (!grown.report.empty()) Progress(grown.report);
-  kernel::PoolStatus st = PoolStatusNow();
+  kernel::PoolStatus st = known && !grown.grew ? *known : PoolStatusNow();
   PoolSettings s = settings();
   auto refuse = [&](const std::string& why) {
     throw Error(operation + ": " + why, ErrorKind::kNoSpace);
@@ -215,18 +225,33 @@ bool Engine::Impl::ThinActive(uint32_t id) { return dm->Info(ThinName(id)).has_v
 
 std::string Engine::Impl::ActivateThin(const DeviceRecord& rec) {
   std::string name = ThinName(rec.id);
+  kernel::Table table = {kernel::ThinTable(PoolDevice(), rec.id, rec.size_bytes / 512)};
+  kernel::CreateOptions opts;
+  opts.uuid = ThinUuid(rec.id);
+  opts.read_only = rec.read_only;
+  // A device its record calls inactive is created without asking first (one ioctl less on the
+  // create path); one that is there after all (a killed process left it) answers EBUSY, and is
+  // then looked at as an active one is.
+  if (!rec.active && CreateUnlessPresent(dm, name, table, opts)) return dm->DevicePath(name);
   std::optional<kernel::DeviceInfo> info = dm->Info(name);
   if (!info) {
-    kernel::Table table = {kernel::ThinTable(PoolDevice(), rec.id, rec.size_bytes / 512)};
-    kernel::CreateOptions opts;
-    opts.uuid = ThinUuid(rec.id);
-    opts.read_only = rec.read_only;
     dm->Create(name, table, opts);
   } else if (info->deferred_remove) {
     // Unmount(defer_busy) left it to go at its last close: it is wanted again.
     dm->Message(name, "@cancel_deferred_remove");
   }
   return dm->DevicePath(name);
+}
+
+bool CreateUnlessPresent(kernel::DeviceMapper* dm, const std::string& name,
+                         const kernel::Table& table, const kernel::CreateOptions& opts) {
+  try {
+    dm->Create(name, table, opts);
+    return true;
+  } catch (const Error& e) {
+    if (e.error_number() != EBUSY || !dm->Info(name)) throw;
+    return false;
+  }
 }
 
 kernel::RemoveResult Engine::Impl::DeactivateThin(uint32_t id, bool allow_deferred) {
@@ -287,7 +312,12 @@ void Engine::Impl::CreateDevice(const DeviceRecord& rec, const DeviceRecord* ori
   intent.mutations.push_back(Mutation::Put(rec));
   Transactor tx(&store(), dm, PoolName());
   std::string origin_name = origin ? ThinName(origin->id) : "";
-  bool suspend = origin && dm->Info(origin_name).has_value();
+  // A read-only origin that its record calls inactive is not asked about: if a device of it is
+  // live after all (a temporary mount a killed process left), that table is read-only too, and
+  // an origin that takes no writes needs no quiescing. A device that may still be live writable
+  // (a commit whose deactivation was deferred) keeps its record active.
+  bool suspend =
+      origin && (!origin->read_only || origin->active) && dm->Info(origin_name).has_value();
   if (!suspend) return tx.Run(std::move(intent));
   // The kernel wants an active origin quiesced while it is snapshotted; suspending also freezes
   // a filesystem mounted on it, so the snapshot is consistent. Always resume.

@@ -16,7 +16,7 @@ constexpr char kImporting[] = "thinsnap.importing";
 
 DeviceRecord Engine::CreateLayer(const std::string& name, const std::string& parent) {
   Impl& m = *impl_;
-  m.RequireActivePool();
+  kernel::PoolStatus status = m.RequireActivePoolStatus();
   m.RequireNameFree(name);
   PoolSettings s = m.settings();
   const DeviceRecord* origin = m.catalog().FindById(s.base_id);
@@ -27,7 +27,7 @@ DeviceRecord Engine::CreateLayer(const std::string& name, const std::string& par
     }
   }
   if (!origin) throw Error("the pool has no base device; run thinsnap pool check");
-  m.CheckSpace("layer create " + name);
+  m.CheckSpace("layer create " + name, &status);
   uint64_t size = std::max(origin->size_bytes, s.base_size);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kLayer, origin->id, size, origin->fs);
   rec.state = DeviceState::kWritableLayer;
@@ -145,7 +145,7 @@ DeviceRecord Engine::Impl::NewContainer(const std::string& name, const std::stri
                                         std::optional<uint64_t> size, const NewDeviceOptions& extra,
                                         bool written) {
   Impl& m = *this;
-  m.RequireActivePool();
+  kernel::PoolStatus status = m.RequireActivePoolStatus();
   m.RequireNameFree(name);
   const DeviceRecord& layer = m.Find(from);
   if (layer.kind != DeviceKind::kLayer && layer.kind != DeviceKind::kBase) {
@@ -167,7 +167,7 @@ DeviceRecord Engine::Impl::NewContainer(const std::string& name, const std::stri
   if (extra.read_only && want != layer.size_bytes) {
     throw Error("a read-only container cannot be larger than its layer", ErrorKind::kUsage);
   }
-  m.CheckSpace("container create " + name);
+  m.CheckSpace("container create " + name, &status);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
   m.ReplaceLabels(&rec, extra.labels);
   rec.read_only = extra.read_only;
@@ -178,10 +178,10 @@ DeviceRecord Engine::Impl::NewContainer(const std::string& name, const std::stri
 
 DeviceRecord Engine::Commit(const std::string& container, const std::string& new_layer) {
   Impl& m = *impl_;
-  m.RequireActivePool();
+  kernel::PoolStatus status = m.RequireActivePoolStatus();
   m.RequireNameFree(new_layer);
   const DeviceRecord& src = m.FindKind(container, DeviceKind::kContainer);
-  m.CheckSpace("commit " + container);
+  m.CheckSpace("commit " + container, &status);
   DeviceRecord rec =
       m.NewRecord(new_layer, DeviceKind::kLayer, src.parent_id, src.size_bytes, src.fs);
   rec.read_only = true;
@@ -206,12 +206,14 @@ DeviceRecord Engine::CommitInPlace(const std::string& container, const std::stri
   }
   // Deactivated: layers are activated read-only. A device its client still has mounted goes
   // away when closed (deferred remove, as containerd's devmapper snapshotter does it); a
-  // snapshot taken of it meanwhile suspends it first, which freezes and flushes that mount.
-  if (m.ThinActive(rec.id)) m.DeactivateThin(rec.id, /*allow_deferred=*/true);
+  // snapshot taken of it meanwhile suspends it first, which freezes and flushes that mount. So a
+  // deferred one stays `active` in the record: the writable device may still be live
+  // (Impl::CreateDevice asks the kernel before snapshotting an active origin).
+  kernel::RemoveResult gone = m.DeactivateThin(rec.id, /*allow_deferred=*/true);
   rec.name = new_layer;
   rec.kind = DeviceKind::kLayer;
   rec.read_only = true;
-  rec.active = false;
+  rec.active = gone == kernel::RemoveResult::kDeferred;
   m.ReplaceLabels(&rec, labels);
   m.NewIdentity(&rec);
   m.UpdateRecord(rec);
@@ -230,7 +232,7 @@ DeviceRecord Engine::SetLabels(const std::string& name,
 
 DeviceRecord Engine::CreateVolume(const std::string& name, uint64_t size, FsType fs) {
   Impl& m = *impl_;
-  m.RequireActivePool();
+  kernel::PoolStatus status = m.RequireActivePoolStatus();
   m.RequireNameFree(name);
   if (size < (1 << 20) || size % 512 != 0) {
     throw Error("--size: " + FormatSize(size) +
@@ -241,7 +243,7 @@ DeviceRecord Engine::CreateVolume(const std::string& name, uint64_t size, FsType
   if (fs == FsType::kXfs && size < (300ull << 20)) {
     throw Error("--size: xfs needs at least 300 MiB", ErrorKind::kUsage);
   }
-  m.CheckSpace("volume create " + name);
+  m.CheckSpace("volume create " + name, &status);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kVolume, kNoParent, size, fs);
   m.CreateDevice(rec, nullptr);
   if (fs == FsType::kNone) return rec;
@@ -263,10 +265,10 @@ DeviceRecord Engine::CreateVolume(const std::string& name, uint64_t size, FsType
 
 DeviceRecord Engine::CloneVolume(const std::string& source, const std::string& name) {
   Impl& m = *impl_;
-  m.RequireActivePool();
+  kernel::PoolStatus status = m.RequireActivePoolStatus();
   m.RequireNameFree(name);
   const DeviceRecord& src = m.FindKind(source, DeviceKind::kVolume);
-  m.CheckSpace("volume clone " + source);
+  m.CheckSpace("volume clone " + source, &status);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kVolume, src.id, src.size_bytes, src.fs);
   m.CreateDevice(rec, &src);
   return rec;
@@ -462,14 +464,13 @@ RemoveOutcome Engine::Remove(const std::string& name, bool force, bool discard) 
   }
   m.ForgetStopped(name);
   if (discard) m.sys->Discard(m.ActivateThin(rec));
-  if (m.ThinActive(rec.id)) {
-    kernel::RemoveResult r = m.DeactivateThin(rec.id, /*allow_deferred=*/true);
-    if (r == kernel::RemoveResult::kDeferred) {
-      rec.state = DeviceState::kDeletePending;
-      rec.active = false;
-      m.store().Update({Mutation::Put(rec), Mutation::SetConfig("gc.pending", "1")});
-      return RemoveOutcome::kDeferred;
-    }
+  // Not asked first whether it is active: removing an absent device is one ioctl too (kAbsent).
+  kernel::RemoveResult r = m.DeactivateThin(rec.id, /*allow_deferred=*/true);
+  if (r == kernel::RemoveResult::kDeferred) {
+    rec.state = DeviceState::kDeletePending;
+    rec.active = false;
+    m.store().Update({Mutation::Put(rec), Mutation::SetConfig("gc.pending", "1")});
+    return RemoveOutcome::kDeferred;
   }
   m.DeleteDevice(rec);
   // The blocks freed may bring back filesystems stopped at the space reserve.

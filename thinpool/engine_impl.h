@@ -18,6 +18,12 @@ namespace thinsnap {
 // ("examining ...", "checking ...") and counters (TRANSACTION_ID=3) are left out.
 std::string ThinCheckDamage(const std::string& output);
 
+// dm->Create(name, ...), unless a device of that name is already there (EBUSY, and Info finds
+// it): then false and nothing done. Saves the Info call before a create that is expected to
+// succeed.
+bool CreateUnlessPresent(kernel::DeviceMapper* dm, const std::string& name,
+                         const kernel::Table& table, const kernel::CreateOptions& opts);
+
 // The label of a device that has been activated writable at least once (engine_send.cc: an
 // unwritten snapshot is still identical to its parent).
 inline constexpr char kWrittenLabel[] = "thinsnap.written";
@@ -93,24 +99,32 @@ struct Engine::Impl {
   void RequirePool();  // a finished `pool create`
   bool PoolActive();
   void RequireActivePool();  // RequirePool + active
+  // RequireActivePool that returns the pool's status, from the one ioctl that also tells whether
+  // it is active: operations that go on to check space pass it to CheckSpace.
+  kernel::PoolStatus RequireActivePoolStatus();
   const DeviceRecord& Find(const std::string& name);
   // Find() that also requires the kind: "'x' is not a container" otherwise.
   const DeviceRecord& FindKind(const std::string& name, DeviceKind kind);
   void RequireNameFree(const std::string& name);
   kernel::PoolStatus PoolStatusNow();
   // Refuses new allocations when the pool is out of space, read-only, failed, or below the
-  // --min-free-space guard; autoextends first when configured.
-  void CheckSpace(const std::string& operation);
+  // --min-free-space guard; autoextends first when configured. `known`: the pool's status as
+  // this operation read it (RequireActivePoolStatus), read again only when autoextend grew it.
+  void CheckSpace(const std::string& operation, const kernel::PoolStatus* known = nullptr);
   // Engine::MaybeAutoextend's work. `report` is what it did or, for a pool it cannot grow, the
   // warning line ("autoextend: warning: ..."); `warning` is then that warning alone, for Warn().
   struct AutoextendResult {
     std::string report;
     std::string warning;
+    bool grew = false;  // the pool's table was reloaded larger: an earlier status is stale
   };
-  AutoextendResult Autoextend(std::optional<AutoextendHook>* hook);
+  // `known`: the pool's status if the caller has just read it.
+  AutoextendResult Autoextend(std::optional<AutoextendHook>* hook,
+                              const kernel::PoolStatus* known = nullptr);
 
   // --- thin devices ---
   bool ThinActive(uint32_t id);
+  // Activates `rec`'s thin device (cancelling a deferred removal); returns its path.
   std::string ActivateThin(const DeviceRecord& rec);
   kernel::RemoveResult DeactivateThin(uint32_t id, bool allow_deferred);
   // Reloads the live table of an active thin device with the size in `rec` (suspend, resume).

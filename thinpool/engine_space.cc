@@ -62,11 +62,12 @@ std::string Engine::MaybeAutoextend(std::optional<AutoextendHook>* hook) {
   return impl_->Autoextend(hook).report;
 }
 
-Engine::Impl::AutoextendResult Engine::Impl::Autoextend(std::optional<AutoextendHook>* hook) {
+Engine::Impl::AutoextendResult Engine::Impl::Autoextend(std::optional<AutoextendHook>* hook,
+                                                        const kernel::PoolStatus* known) {
   Impl& m = *this;
   PoolSettings s = m.settings();
   if (s.autoextend_threshold <= 0) return {};
-  kernel::PoolStatus st = m.PoolStatusNow();
+  kernel::PoolStatus st = known ? *known : m.PoolStatusNow();
   if (st.failed) return {};
   auto over = [&](uint64_t used, uint64_t total) {
     return total > 0 && used * 100 >= total * static_cast<uint64_t>(s.autoextend_threshold);
@@ -118,7 +119,7 @@ Engine::Impl::AutoextendResult Engine::Impl::Autoextend(std::optional<Autoextend
     return {"autoextend: pool at its --max-size " + FormatSize(s.autoextend_max_size), ""};
   }
   m.LoadPoolTable(s, m.DataDevice(s), m.MetadataDevice(s), /*create=*/false);
-  return {report, ""};
+  return {report, "", /*grew=*/true};
 }
 
 namespace {

@@ -161,7 +161,8 @@ bool FakeDeviceMapper::ThinActive(const std::string& pool, uint32_t id,
     if (!dev.live || dev.live->empty() || dev.live->front().target != "thin") continue;
     ParsedThinTable t = ParseThinTableParams(dev.live->front().params);
     if (ResolveDevice(t.pool_dev) != pool || t.thin_id != id) continue;
-    if (!require_unsuspended || !dev.suspended) return true;
+    // A read-only table takes no writes: snapshotting its thin id needs no quiescing.
+    if (!require_unsuspended || (!dev.suspended && !dev.live_read_only)) return true;
   }
   return false;
 }

@@ -146,8 +146,8 @@ class FakeDeviceMapper : public DeviceMapper {
   const std::vector<std::string>& calls() const { return calls_; }
   void ClearCalls() { calls_.clear(); }
   int CallCount(FakeOp op) const;
-  // Ids passed to create_snap as an origin while a thin device of that origin was active and not
-  // suspended (the kernel allows it; the snapshot may be inconsistent).
+  // Ids passed to create_snap as an origin while a writable thin device of that origin was active
+  // and not suspended (the kernel allows it; the snapshot may be inconsistent).
   const std::vector<uint32_t>& unsuspended_snapshot_origins() const { return unsafe_origins_; }
   bool last_status_no_flush() const { return last_status_no_flush_; }
   bool Exists(const std::string& name) const { return devices_.count(name) != 0; }
