@@ -104,8 +104,11 @@ int RunOps(const OpsArgs& a, bool json, Engine& engine) {
   std::string prefix = "bench-" + std::to_string(getpid()) + "-";
   for (unsigned i = 0; i < a.count; ++i) {
     double t0 = NowMs();
-    engine.CreateContainer(prefix + std::to_string(i), a.from, std::nullopt);
-    if (a.activate) engine.Activate(prefix + std::to_string(i));
+    if (a.activate) {
+      engine.CreateActiveContainer(prefix + std::to_string(i), a.from, std::nullopt);
+    } else {
+      engine.CreateContainer(prefix + std::to_string(i), a.from, std::nullopt);
+    }
     create_ms.push_back(NowMs() - t0);
   }
   for (unsigned i = 0; i < a.count; ++i) {

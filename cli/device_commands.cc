@@ -69,8 +69,9 @@ void AddContainer(CLI::App* app, Program* p) {
   p->On(create, [p, a] {
     std::optional<uint64_t> size;
     if (!a->size.empty()) size = ParseSize(a->size, "--size");
-    DeviceRecord rec = p->engine().CreateContainer(a->name, a->from, size);
-    std::cout << (a->activate ? p->engine().Activate(rec.name) : rec.name) << "\n";
+    std::cout << (a->activate ? p->engine().CreateActiveContainer(a->name, a->from, size)
+                              : p->engine().CreateContainer(a->name, a->from, size).name)
+              << "\n";
     return 0;
   });
 }

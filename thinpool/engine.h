@@ -308,6 +308,13 @@ class Engine {
   void SealLayer(const std::string& name);
   DeviceRecord CreateContainer(const std::string& name, const std::string& from,
                                std::optional<uint64_t> size, const NewDeviceOptions& extra = {});
+  // CreateContainer + Activate with one journal sync (the record is marked written with the
+  // intent; the active flag follows unsynced, as Activate writes it) and no more ioctls than the
+  // kernel needs: the pool's status, create_snap, set_transaction_id, the device's
+  // create/load/resume. Returns the device's path; a failed activation deletes the container again.
+  std::string CreateActiveContainer(const std::string& name, const std::string& from,
+                                    std::optional<uint64_t> size,
+                                    const NewDeviceOptions& extra = {});
   // A sealed layer from the base whose filesystem is empty: its root directory (mode 0755) holds
   // nothing, not even lost+found. Services start parentless snapshots from it.
   DeviceRecord CreateEmptyLayer(const std::string& name, const NewDeviceOptions& extra = {});

@@ -32,7 +32,8 @@ Engine::ActivationWork Engine::BeginContainer(const std::string& name, const std
 
 std::string Engine::RunActivation(const ActivationWork& w, kernel::DeviceMapper* dm,
                                   kernel::System* sys) {
-  if (!dm->Info(w.dm_name)) dm->Create(w.dm_name, w.table, w.create);
+  // Created without asking first; one already there (EBUSY) is the device wanted.
+  CreateUnlessPresent(dm, w.dm_name, w.table, w.create);
   std::string dev = dm->DevicePath(w.dm_name);
   if (!w.grow) return dev;
   sys->MakeDirs(w.grow_dir);
@@ -76,6 +77,26 @@ DeviceRecord Engine::FinishActivation(const ActivationWork& w) {
     m.store().Update({Mutation::Put(rec)}, Sync::kDeferred);
   }
   return rec;
+}
+
+std::string Engine::CreateActiveContainer(const std::string& name, const std::string& from,
+                                          std::optional<uint64_t> size,
+                                          const NewDeviceOptions& extra) {
+  ActivationWork w = BeginContainer(name, from, size, extra);
+  std::string dev;
+  try {
+    dev = RunActivation(w, impl_->dm, impl_->sys);
+  } catch (const Error& e) {
+    try {
+      AbandonActivation(w);
+    } catch (const Error& undo) {
+      throw e.Wrap("container create " + name + " (rolling it back failed too: " + undo.what() +
+                   ")");
+    }
+    throw e.Wrap("container create " + name + " (rolled back)");
+  }
+  FinishActivation(w);
+  return dev;
 }
 
 void Engine::AbandonActivation(const ActivationWork& w) {
