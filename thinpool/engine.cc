@@ -288,7 +288,9 @@ void Engine::Impl::ReloadThin(const DeviceRecord& rec) {
 DeviceRecord Engine::Impl::NewRecord(const std::string& name, DeviceKind kind, uint32_t parent,
                                      uint64_t size, FsType fs) {
   DeviceRecord rec;
-  rec.id = catalog().NextFreeId(ForeignIds());
+  std::vector<uint32_t> taken = ForeignIds();
+  taken.insert(taken.end(), planned_ids.begin(), planned_ids.end());
+  rec.id = catalog().NextFreeId(taken);
   kernel::ValidateThinId(rec.id);
   rec.name = name;
   rec.kind = kind;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "metadata/lock.h"
 #include "metadata/records.h"
 #include "metadata/store.h"
@@ -347,6 +348,24 @@ class Engine {
   };
   ActivationWork BeginContainer(const std::string& name, const std::string& from,
                                 std::optional<uint64_t> size, const NewDeviceOptions& extra = {});
+  // Group commit: BeginContainer for many requests at once, sharing one journal intent (one
+  // fdatasync), one pool transaction (one set_transaction_id) and one read of the pool's status.
+  // Each result holds its work or its own error (a bad request fails alone, the others go on).
+  // Requests are grouped up to kMaxGroupedCreates at a time; a request whose origin must be
+  // suspended for its snapshot (a writable or active one), or any request of a group whose space
+  // check or transaction fails, is run alone with BeginContainer, so every error is the one that
+  // request would have met by itself. The names must differ (a repeated one fails kExists).
+  struct ContainerRequest {
+    std::string name, from;
+    std::optional<uint64_t> size;
+    NewDeviceOptions extra;
+  };
+  struct BegunContainer {
+    std::optional<ActivationWork> work;
+    std::optional<Error> error;  // set exactly when work is not
+  };
+  static constexpr size_t kMaxGroupedCreates = 32;
+  std::vector<BegunContainer> BeginContainers(const std::vector<ContainerRequest>& requests);
   // Returns the device's path. Throws thinsnap::Error; a half-made dm device is removed again.
   static std::string RunActivation(const ActivationWork& work, kernel::DeviceMapper* dm,
                                    kernel::System* sys);

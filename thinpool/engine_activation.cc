@@ -1,5 +1,8 @@
 // Engine::BeginContainer / RunActivation / FinishActivation / AbandonActivation: a container's
 // creation and activation split so that the kernel work runs outside the engine (engine.h).
+#include <algorithm>
+#include <set>
+
 #include "base/error.h"
 #include "thinpool/engine.h"
 #include "thinpool/engine_impl.h"
@@ -10,8 +13,11 @@ namespace thinsnap {
 Engine::ActivationWork Engine::BeginContainer(const std::string& name, const std::string& from,
                                               std::optional<uint64_t> size,
                                               const NewDeviceOptions& extra) {
-  Impl& m = *impl_;
-  DeviceRecord rec = m.NewContainer(name, from, size, extra, /*written=*/true);
+  return impl_->WorkFor(impl_->NewContainer(name, from, size, extra, /*written=*/true));
+}
+
+Engine::ActivationWork Engine::Impl::WorkFor(const DeviceRecord& rec) {
+  Impl& m = *this;
   ActivationWork w;
   w.name = rec.name;
   w.id = rec.id;
@@ -28,6 +34,96 @@ Engine::ActivationWork Engine::BeginContainer(const std::string& name, const std
     w.mount_options = m.MountOptions(rec, /*force_read_only=*/false);
   }
   return w;
+}
+
+std::vector<Engine::BegunContainer> Engine::BeginContainers(
+    const std::vector<ContainerRequest>& requests) {
+  Impl& m = *impl_;
+  std::vector<BegunContainer> out(requests.size());
+  auto alone = [&](size_t i) {
+    const ContainerRequest& r = requests[i];
+    try {
+      out[i].work = BeginContainer(r.name, r.from, r.size, r.extra);
+    } catch (const Error& e) {
+      out[i].error = e;
+    }
+  };
+  for (size_t first = 0; first < requests.size(); first += kMaxGroupedCreates) {
+    size_t last = std::min(requests.size(), first + kMaxGroupedCreates);
+    if (last - first == 1) {
+      alone(first);
+      continue;
+    }
+    // One status read and one space check for the group; when that fails, each request meets
+    // the failure alone, in its own words.
+    bool space = true;
+    try {
+      kernel::PoolStatus status = m.RequireActivePoolStatus();
+      m.CheckSpace("container create", &status);
+    } catch (const Error&) {
+      space = false;
+    }
+    if (!space) {
+      for (size_t i = first; i < last; ++i) alone(i);
+      continue;
+    }
+    std::vector<size_t> grouped, later;
+    std::vector<DeviceRecord> records;
+    std::set<std::string> names;
+    Intent intent;
+    try {
+      for (size_t i = first; i < last; ++i) {
+        const ContainerRequest& r = requests[i];
+        if (names.count(r.name)) {
+          out[i].error =
+              Error("a device named '" + r.name + "' already exists", ErrorKind::kExists);
+          continue;
+        }
+        try {
+          DeviceRecord rec = m.PlanContainer(r.name, r.from, r.size, r.extra, /*written=*/true,
+                                             /*status=*/nullptr);
+          const DeviceRecord* origin = m.catalog().FindById(rec.parent_id);
+          if (!origin || !origin->read_only || origin->active) {
+            later.push_back(i);  // may need the origin suspended: CreateDevice's way, alone
+            continue;
+          }
+          m.planned_ids.push_back(rec.id);
+          names.insert(r.name);
+          grouped.push_back(i);
+          intent.kernel_ops.push_back({KernelOp::Kind::kCreateSnap, rec.id, rec.parent_id});
+          intent.mutations.push_back(Mutation::Put(rec));
+          records.push_back(std::move(rec));
+        } catch (const Error& e) {
+          out[i].error = e;
+        }
+      }
+    } catch (...) {
+      m.planned_ids.clear();
+      throw;
+    }
+    m.planned_ids.clear();
+    bool committed = grouped.empty();
+    if (!committed) {
+      try {
+        Transactor(&m.store(), m.dm, m.PoolName()).Run(std::move(intent));
+        committed = true;
+      } catch (const Error& e) {
+        // Rolled back (or left pending for recovery when the pool stopped answering): each
+        // request is tried alone, and fails alone with the error it meets.
+        m.Progress("group create of " + std::to_string(grouped.size()) +
+                   " containers failed, trying each alone: " + e.what());
+      }
+    }
+    for (size_t k = 0; k < grouped.size(); ++k) {
+      if (committed) {
+        out[grouped[k]].work = m.WorkFor(records[k]);
+      } else {
+        alone(grouped[k]);
+      }
+    }
+    for (size_t i : later) alone(i);
+  }
+  return out;
 }
 
 std::string Engine::RunActivation(const ActivationWork& w, kernel::DeviceMapper* dm,

@@ -144,8 +144,17 @@ DeviceRecord Engine::CreateContainer(const std::string& name, const std::string&
 DeviceRecord Engine::Impl::NewContainer(const std::string& name, const std::string& from,
                                         std::optional<uint64_t> size, const NewDeviceOptions& extra,
                                         bool written) {
+  kernel::PoolStatus status = RequireActivePoolStatus();
+  DeviceRecord rec = PlanContainer(name, from, size, extra, written, &status);
+  CreateDevice(rec, catalog().FindById(rec.parent_id));
+  return rec;
+}
+
+DeviceRecord Engine::Impl::PlanContainer(const std::string& name, const std::string& from,
+                                         std::optional<uint64_t> size,
+                                         const NewDeviceOptions& extra, bool written,
+                                         const kernel::PoolStatus* status) {
   Impl& m = *this;
-  kernel::PoolStatus status = m.RequireActivePoolStatus();
   m.RequireNameFree(name);
   const DeviceRecord& layer = m.Find(from);
   if (layer.kind != DeviceKind::kLayer && layer.kind != DeviceKind::kBase) {
@@ -167,12 +176,11 @@ DeviceRecord Engine::Impl::NewContainer(const std::string& name, const std::stri
   if (extra.read_only && want != layer.size_bytes) {
     throw Error("a read-only container cannot be larger than its layer", ErrorKind::kUsage);
   }
-  m.CheckSpace("container create " + name, &status);
+  if (status) m.CheckSpace("container create " + name, status);
   DeviceRecord rec = m.NewRecord(name, DeviceKind::kContainer, layer.id, want, layer.fs);
   m.ReplaceLabels(&rec, extra.labels);
   rec.read_only = extra.read_only;
   if (written && !rec.read_only) rec.labels[kWrittenLabel] = "1";
-  m.CreateDevice(rec, &layer);
   return rec;
 }
 

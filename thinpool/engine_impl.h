@@ -136,6 +136,15 @@ struct Engine::Impl {
   DeviceRecord NewContainer(const std::string& name, const std::string& from,
                             std::optional<uint64_t> size, const NewDeviceOptions& extra,
                             bool written);
+  // NewContainer's checks and record, without the kernel work. `status`: the pool's status for
+  // the space check; nullptr when the caller checked the space for a whole group.
+  DeviceRecord PlanContainer(const std::string& name, const std::string& from,
+                             std::optional<uint64_t> size, const NewDeviceOptions& extra,
+                             bool written, const kernel::PoolStatus* status);
+  // The kernel work BeginContainer hands out for the container `rec`, just created.
+  Engine::ActivationWork WorkFor(const DeviceRecord& rec);
+  // Ids given to records planned in a group but not in the catalog yet: NewRecord skips them.
+  std::vector<uint32_t> planned_ids;
   void CreateDevice(const DeviceRecord& rec, const DeviceRecord* origin);
   // Deletes `rec` in one transaction, re-parenting its children to its parent.
   void DeleteDevice(const DeviceRecord& rec);

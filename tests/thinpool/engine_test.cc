@@ -235,6 +235,113 @@ TEST_F(EngineTest, ActivationInPhasesMatchesCreateAndActivate) {
   ExpectConsistent();
 }
 
+std::vector<Engine::ContainerRequest> Requests(const std::vector<std::string>& names,
+                                               const std::string& from) {
+  std::vector<Engine::ContainerRequest> out;
+  for (const std::string& n : names) out.push_back({n, from, std::nullopt, {}});
+  return out;
+}
+
+TEST_F(EngineTest, AGroupOfCreatesIsOneTransactionAndOneJournalSyncAndBadRequestsFailAlone) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("l1", "", PipeWith("x"));
+  int64_t before = fs_.mutating_ops();
+  Engine::ActivationWork single = engine_->BeginContainer("single", "l1", std::nullopt);
+  int64_t one = fs_.mutating_ops() - before;
+  engine_->AbandonActivation(single);
+
+  uint64_t txn = engine_->store().catalog().transaction_id();
+  std::vector<Engine::ContainerRequest> requests = Requests({"a", "b", "c", "b", "l1", "d"}, "l1");
+  requests.push_back({"e", "nope", std::nullopt, {}});
+  requests.push_back({"f", "l1", 1ull << 30, {}});
+  before = fs_.mutating_ops();
+  std::vector<Engine::BegunContainer> begun = engine_->BeginContainers(requests);
+  EXPECT_EQ(fs_.mutating_ops() - before, one);  // the journal's work of a single create
+  EXPECT_EQ(engine_->store().catalog().transaction_id(), txn + 1);
+  ASSERT_EQ(begun.size(), requests.size());
+  auto kind = [&](size_t i) { return begun[i].error ? begun[i].error->kind() : ErrorKind::kUsage; };
+  for (size_t i : {0, 1, 2, 5, 7}) {
+    ASSERT_TRUE(begun[i].work.has_value()) << i << ": " << begun[i].error->what();
+    EXPECT_FALSE(begun[i].error.has_value());
+    EXPECT_EQ(begun[i].work->name, requests[i].name);
+  }
+  EXPECT_EQ(kind(3), ErrorKind::kExists);    // "b" twice in one group
+  EXPECT_EQ(kind(4), ErrorKind::kExists);    // "l1" is the layer's name
+  EXPECT_EQ(kind(6), ErrorKind::kNotFound);  // no layer "nope"
+  EXPECT_TRUE(begun[7].work->grow);
+  for (size_t i : {0, 1, 2, 5, 7}) {
+    std::string dev = Engine::RunActivation(*begun[i].work, &dm_, &sys_);
+    EXPECT_EQ(engine_->FinishActivation(*begun[i].work).id, begun[i].work->id);
+    EXPECT_TRUE(dm_.Exists(begun[i].work->dm_name)) << dev;
+  }
+  EXPECT_EQ(engine_->Inspect("f").record.size_bytes, 1ull << 30);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, AGroupThatTheKernelFailsIsRolledBackAndEachIsTriedAlone) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("l1", "", PipeWith("x"));
+  uint64_t txn = engine_->store().catalog().transaction_id();
+  kernel::InjectedFailure f;
+  f.message_prefix = "create_snap";
+  f.nth = 3;  // the group's third create: the two before it are undone
+  f.err = ENOSPC;
+  dm_.InjectFailure(f);
+  std::vector<Engine::BegunContainer> begun =
+      engine_->BeginContainers(Requests({"a", "b", "c", "d"}, "l1"));
+  for (const Engine::BegunContainer& b : begun) {
+    ASSERT_TRUE(b.work.has_value()) << b.error->what();
+  }
+  EXPECT_EQ(engine_->store().catalog().transaction_id(), txn + 4);  // one each, alone
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, AGroupLargerThanTheLimitIsSeveralTransactions) {
+  CreateLoopbackPool();
+  engine_->ImportLayer("l1", "", PipeWith("x"));
+  uint64_t txn = engine_->store().catalog().transaction_id();
+  std::vector<std::string> names;
+  for (size_t i = 0; i < Engine::kMaxGroupedCreates + 3; ++i)
+    names.push_back("c" + std::to_string(i));
+  std::vector<Engine::BegunContainer> begun = engine_->BeginContainers(Requests(names, "l1"));
+  for (const Engine::BegunContainer& b : begun) ASSERT_TRUE(b.work.has_value());
+  EXPECT_EQ(engine_->store().catalog().transaction_id(), txn + 2);
+  ExpectConsistent();
+}
+
+TEST_F(EngineTest, AGroupSurvivesAPowerCutAtEveryStoreStepAllOrNone) {
+  for (int64_t cut = 0;; ++cut) {
+    TearDown();
+    SetUp();
+    CreateLoopbackPool();
+    engine_->ImportLayer("l1", "", PipeWith("x"));
+    fs_.CrashAfter(cut);
+    bool threw = false;
+    try {
+      std::vector<Engine::BegunContainer> begun =
+          engine_->BeginContainers(Requests({"a", "b", "c"}, "l1"));
+      for (const Engine::BegunContainer& b : begun) {
+        if (!b.work) throw *b.error;
+      }
+    } catch (const Error&) {
+      threw = true;
+    }
+    fs_.CrashAfter(-1);
+    if (!threw) {
+      EXPECT_GE(cut, 2) << "the group should have store steps to cut";
+      break;
+    }
+    engine_.reset();
+    fs_.Crash();
+    Open();
+    const Catalog& cat = engine_->store().catalog();
+    size_t present = (cat.FindByName("a") != nullptr) + (cat.FindByName("b") != nullptr) +
+                     (cat.FindByName("c") != nullptr);
+    EXPECT_TRUE(present == 0 || present == 3) << "cut " << cut << ": " << present;
+    ExpectConsistent();
+  }
+}
+
 TEST_F(EngineTest, ImportProgressOnlyAfterAMomentThenEndsOnce) {
   CreateLoopbackPool();
   engine_->ImportLayer("quick", "", PipeWith("tar bytes"));

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,27 @@ TEST_F(IoctlCountTest, ServedPrepareIsTheSameAsCreateActive) {
   engine_->FinishActivation(w);
   EXPECT_EQ(Take(),
             (Calls{"status", "message create_snap", "message set_transaction_id", "create"}));
+}
+
+TEST_F(IoctlCountTest, AGroupOfCreatesSharesOneStatusReadAndOnePoolTransaction) {
+  std::vector<Engine::ContainerRequest> requests;
+  for (int i = 0; i < 5; ++i) requests.push_back({"c" + std::to_string(i), "l1", std::nullopt, {}});
+  std::vector<Engine::BegunContainer> begun = engine_->BeginContainers(requests);
+  Calls want{"status"};
+  want.insert(want.end(), 5, "message create_snap");
+  want.push_back("message set_transaction_id");
+  EXPECT_EQ(Take(), want);
+  ASSERT_EQ(begun.size(), 5u);
+  std::set<uint32_t> ids;
+  for (const Engine::BegunContainer& b : begun) {
+    ASSERT_TRUE(b.work.has_value()) << (b.error ? b.error->what() : "");
+    ids.insert(b.work->id);
+    Engine::RunActivation(*b.work, &dm_, &sys_);
+    engine_->FinishActivation(*b.work);
+  }
+  EXPECT_EQ(ids.size(), 5u);  // each its own thin id
+  // Each device then costs its own create only.
+  EXPECT_EQ(Take(), Calls(5, "create"));
 }
 
 TEST_F(IoctlCountTest, RemoveIsTheDevicesRemoveAndThePoolTransaction) {
