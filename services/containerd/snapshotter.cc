@@ -2,7 +2,10 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <optional>
+#include <set>
+#include <vector>
 
 #include "base/error.h"
 #include "base/units.h"
@@ -166,62 +169,6 @@ std::optional<uint64_t> SizeFrom(const LabelMap& labels) {
   return ParseSize(it->second, std::string("label ") + kSizeLabel);
 }
 
-// Prepare and View: a container from the parent (or the empty root), active at once so that
-// the mounts can be returned; rolled back when activation fails. The record and the thin
-// snapshot are made in a turn, the activation (and a size label's growth) runs outside the
-// turns with the device pinned, the record is finished in a last turn (EngineHost).
-void CreateSnapshot(EngineHost* host, const std::string& key, const std::string& parent,
-                    const LabelMap& labels, bool view, MountList* mounts) {
-  RequireKey(key, "key");
-  Engine::ActivationWork work;
-  std::optional<EngineHost::Pin> pin;
-  host->Run([&](Engine& e) {
-    std::string name = DeviceNameFor(key);
-    if (e.store().catalog().FindByName(name)) {
-      throw Error("snapshot " + Quote(key) + " already exists", ErrorKind::kExists);
-    }
-    std::string from = parent.empty() ? RootLayer(e) : CommittedParent(e, parent);
-    std::optional<uint64_t> size = view ? std::nullopt : SizeFrom(labels);
-    int64_t now = host->sys()->NowNs();
-    NewDeviceOptions extra{StoredLabels(key, ToMap(labels), now, now), view};
-    work = e.BeginContainer(name, from, size, extra);
-    if (work.fs == FsType::kNone) {
-      e.AbandonActivation(work);
-      NoFilesystem();
-    }
-    pin.emplace(host, name);
-  });
-  std::string dev;
-  try {
-    dev = host->Outside([&] {
-      // -v: the scenario vm.containerd_concurrency counts how many of these overlap.
-      host->Trace("activating " + work.name + " outside the turns" +
-                  (work.grow ? " (growing its filesystem)" : ""));
-      std::string path = Engine::RunActivation(work, host->dm(), host->sys());
-      host->Trace("activated " + work.name);
-      return path;
-    });
-  } catch (const Error& err) {
-    Error failed = err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
-    try {
-      host->Run([&](Engine& e) {
-        pin.reset();  // in the turn, so that its end lets the root's lock go
-        e.AbandonActivation(work);
-      });
-    } catch (const Error& undo) {
-      throw Error(std::string(failed.what()) + "; rolling back failed too: " + undo.what(),
-                  failed.kind(), failed.error_number());
-    }
-    throw failed;
-  }
-  host->Run([&](Engine& e) {
-    // Unpinned in the turn either way: its end lets the root's lock go when no pin is left.
-    std::optional<EngineHost::Pin> done = std::move(pin);
-    pin.reset();
-    AddMount(e.FinishActivation(work), dev, mounts);
-  });
-}
-
 // Applies an update mask to containerd's labels; InvalidArgument for an immutable field.
 std::map<std::string, std::string> UpdatedLabels(std::map<std::string, std::string> user,
                                                  const api::UpdateSnapshotRequest& req) {
@@ -281,18 +228,160 @@ std::string DeviceNameFor(const std::string& key) {
   return name;
 }
 
+void Snapshotter::Begin(PendingCreate* p) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(p);
+  }
+  auto is_done = [&] {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    return p->done;
+  };
+  try {
+    while (!is_done()) {
+      host_->Run([&](Engine& e) {
+        if (!is_done()) BeginQueued(e);  // else begun by the turn just before this one
+      });
+    }
+  } catch (...) {
+    // The turn could not start (the root failed to open). Still queued: leave, with that error.
+    // Already taken by another request's turn: wait for it to finish with this one.
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    auto it = std::find(queue_.begin(), queue_.end(), p);
+    if (it != queue_.end()) {
+      queue_.erase(it);
+      throw;
+    }
+    queue_cv_.wait(lock, [&] { return p->done; });
+  }
+}
+
+size_t Snapshotter::queued() {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  return queue_.size();
+}
+
+void Snapshotter::BeginQueued(Engine& e) {
+  std::vector<PendingCreate*> batch;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    while (!queue_.empty() && batch.size() < Engine::kMaxGroupedCreates) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+  }
+  // Every request taken is marked done at the end, whatever happens to the others.
+  std::vector<size_t> begun;  // batch index of each request handed to BeginContainers
+  try {
+    std::vector<Engine::ContainerRequest> requests;
+    std::set<std::string> names;
+    int64_t now = host_->sys()->NowNs();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      PendingCreate& p = *batch[i];
+      try {
+        RequireKey(p.key, "key");
+        std::string name = DeviceNameFor(p.key);
+        if (e.store().catalog().FindByName(name) || !names.insert(name).second) {
+          throw Error("snapshot " + Quote(p.key) + " already exists", ErrorKind::kExists);
+        }
+        std::string from = p.parent.empty() ? RootLayer(e) : CommittedParent(e, p.parent);
+        std::optional<uint64_t> size = p.view ? std::nullopt : SizeFrom(*p.labels);
+        NewDeviceOptions extra{StoredLabels(p.key, ToMap(*p.labels), now, now), p.view};
+        requests.push_back({name, from, size, extra});
+        begun.push_back(i);
+      } catch (const Error&) {
+        p.error = std::current_exception();
+      }
+    }
+    // -v: the scenario vm.containerd_concurrency looks for these.
+    if (requests.size() > 1) host_->Trace("group commit of " + std::to_string(requests.size()));
+    std::vector<Engine::BegunContainer> results = e.BeginContainers(requests);
+    for (size_t k = 0; k < begun.size(); ++k) {
+      PendingCreate& p = *batch[begun[k]];
+      Engine::BegunContainer& r = results[k];
+      if (!r.work) {
+        p.error = std::make_exception_ptr(*r.error);
+        continue;
+      }
+      p.work = std::move(*r.work);
+      try {
+        if (p.work.fs == FsType::kNone) {
+          e.AbandonActivation(p.work);
+          NoFilesystem();
+        }
+        p.pin.emplace(host_, p.work.name);
+      } catch (const Error&) {
+        p.error = std::current_exception();
+      }
+    }
+  } catch (...) {
+    // Not an Error of one request (the engine itself failed): every request not yet settled
+    // fails with it; those already begun keep their work and go on.
+    for (PendingCreate* p : batch) {
+      if (!p->error && !p->pin) p->error = std::current_exception();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (PendingCreate* p : batch) p->done = true;
+  }
+  queue_cv_.notify_all();
+}
+
+// Prepare and View: a container from the parent (or the empty root), active at once so that
+// the mounts can be returned; rolled back when activation fails. The record and the thin
+// snapshot are made in a turn (with the others queued then: Begin), the activation (and a size
+// label's growth) runs outside the turns with the device pinned, the record is finished in a
+// last turn (EngineHost).
+void Snapshotter::CreateSnapshot(const std::string& key, const std::string& parent,
+                                 const LabelMap& labels, bool view, MountList* mounts) {
+  EngineHost* host = host_;
+  PendingCreate p{key, parent, &labels, view, {}, std::nullopt, nullptr, false};
+  Begin(&p);
+  if (p.error) std::rethrow_exception(p.error);
+  Engine::ActivationWork& work = p.work;
+  std::optional<EngineHost::Pin>& pin = p.pin;
+  std::string dev;
+  try {
+    dev = host->Outside([&] {
+      // -v: the scenario vm.containerd_concurrency counts how many of these overlap.
+      host->Trace("activating " + work.name + " outside the turns" +
+                  (work.grow ? " (growing its filesystem)" : ""));
+      std::string path = Engine::RunActivation(work, host->dm(), host->sys());
+      host->Trace("activated " + work.name);
+      return path;
+    });
+  } catch (const Error& err) {
+    Error failed = err.Wrap((view ? "view " : "prepare ") + Quote(key) + " (rolled back)");
+    try {
+      host->Run([&](Engine& e) {
+        pin.reset();  // in the turn, so that its end lets the root's lock go
+        e.AbandonActivation(work);
+      });
+    } catch (const Error& undo) {
+      throw Error(std::string(failed.what()) + "; rolling back failed too: " + undo.what(),
+                  failed.kind(), failed.error_number());
+    }
+    throw failed;
+  }
+  host->Run([&](Engine& e) {
+    // Unpinned in the turn either way: its end lets the root's lock go when no pin is left.
+    std::optional<EngineHost::Pin> done = std::move(pin);
+    pin.reset();
+    AddMount(e.FinishActivation(work), dev, mounts);
+  });
+}
+
 grpc::Status Snapshotter::Prepare(const api::PrepareSnapshotRequest& req,
                                   api::PrepareSnapshotResponse* out) {
-  return Handle([&] {
-    CreateSnapshot(host_, req.key(), req.parent(), req.labels(), false, out->mutable_mounts());
-  });
+  return Handle(
+      [&] { CreateSnapshot(req.key(), req.parent(), req.labels(), false, out->mutable_mounts()); });
 }
 
 grpc::Status Snapshotter::View(const api::ViewSnapshotRequest& req,
                                api::ViewSnapshotResponse* out) {
-  return Handle([&] {
-    CreateSnapshot(host_, req.key(), req.parent(), req.labels(), true, out->mutable_mounts());
-  });
+  return Handle(
+      [&] { CreateSnapshot(req.key(), req.parent(), req.labels(), true, out->mutable_mounts()); });
 }
 
 grpc::Status Snapshotter::Mounts(const api::MountsRequest& req, api::MountsResponse* out) {

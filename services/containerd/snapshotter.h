@@ -16,18 +16,26 @@
 //
 // Thread-safety: every handler may run on any gRPC thread; the EngineHost gives them turns, and
 // a Prepare/View activates its device outside them (engine_host.h).
+// Group commit: Prepares and Views queue up for a turn; the first to get one begins every queued
+// request (up to Engine::kMaxGroupedCreates) in one Engine::BeginContainers, one journal sync
+// and one pool transaction for all of them, and the others find theirs done when their turn
+// comes. A lone request is begun alone, as before; nothing waits to gather a group.
 #ifndef THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_
 #define THINSNAP_SERVICES_CONTAINERD_SNAPSHOTTER_H_
 
 #include <grpcpp/support/status.h>
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "github.com/containerd/containerd/api/services/snapshots/v1/snapshots.pb.h"
 #include "services/engine_host.h"
@@ -63,12 +71,37 @@ class Snapshotter {
   grpc::Status Usage(const api::UsageRequest& req, api::UsageResponse* out);
   grpc::Status Cleanup(const api::CleanupRequest& req);
 
+  // Prepares and Views waiting for a turn to be begun in (for tests).
+  size_t queued();
+
  private:
   // Inodes in use on `r`'s filesystem; nullopt when it is open but not mounted. Read-only
   // devices (layers, views) never change, so theirs are remembered.
   std::optional<uint64_t> UsedInodes(Engine& e, const DeviceRecord& r);
 
+  // A Prepare or View waiting to be begun (the thin snapshot made and its device pinned).
+  struct PendingCreate {
+    std::string key, parent;
+    const google::protobuf::Map<std::string, std::string>* labels;
+    bool view;
+    // Set by whichever request's turn begins it, then `done` under queue_mu_.
+    Engine::ActivationWork work;
+    std::optional<EngineHost::Pin> pin;
+    std::exception_ptr error;
+    bool done = false;
+  };
+  // Queues `p`, then takes turns until some turn has begun it (or a turn fails to start).
+  void Begin(PendingCreate* p);
+  // In a turn: begins up to kMaxGroupedCreates queued requests, marking each done.
+  void BeginQueued(Engine& e);
+  void CreateSnapshot(const std::string& key, const std::string& parent,
+                      const google::protobuf::Map<std::string, std::string>& labels, bool view,
+                      google::protobuf::RepeatedPtrField<::containerd::types::Mount>* mounts);
+
   EngineHost* host_;
+  std::mutex queue_mu_;  // guards queue_ and every PendingCreate's `done`
+  std::condition_variable queue_cv_;
+  std::deque<PendingCreate*> queue_;
   std::mutex inodes_mu_;                                               // guards read_only_inodes_
   std::map<std::pair<uint32_t, int64_t>, uint64_t> read_only_inodes_;  // by (id, created_ns)
 };

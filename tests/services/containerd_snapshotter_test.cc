@@ -338,6 +338,60 @@ TEST_F(SnapshotterTest, PrepareGrowsOutsideTheTurnWhileOtherRequestsRun) {
   host_->Run([&](Engine& e) { EXPECT_TRUE(e.Check().clean()); });
 }
 
+// Prepares that wait for a turn together are begun together: one journal sync and one pool
+// transaction for all of them; a bad one among them fails alone with its own code.
+TEST_F(SnapshotterTest, PreparesQueuedTogetherShareOnePoolTransaction) {
+  ASSERT_TRUE(Prepare("a", "").ok());
+  ASSERT_TRUE(Commit("base", "a").ok());
+  uint64_t txn = host_->Run([](Engine& e) { return e.store().catalog().transaction_id(); });
+  std::mutex mu;
+  std::condition_variable cv;
+  bool holding = false, release = false;
+  std::thread holder([&] {
+    host_->Run([&](Engine&) {
+      std::unique_lock<std::mutex> l(mu);
+      holding = true;
+      cv.notify_all();
+      cv.wait(l, [&] { return release; });
+    });
+  });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return holding; });
+  }
+  const std::vector<std::pair<std::string, std::string>> asks = {
+      {"p1", "base"}, {"p2", "base"}, {"p3", ""}, {"p2", "base"}, {"p4", "nope"}, {"p5", "base"}};
+  std::vector<grpc::Status> got(asks.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < asks.size(); ++i) {
+    threads.emplace_back([&, i] { got[i] = Prepare(asks[i].first, asks[i].second); });
+  }
+  for (int tries = 0; snap_->queued() < asks.size() && tries < 1000; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(snap_->queued(), asks.size());
+  {
+    std::lock_guard<std::mutex> l(mu);
+    release = true;
+  }
+  cv.notify_all();
+  holder.join();
+  for (auto& t : threads) t.join();
+  // One "p2" meets the other inside the group (whichever queued first wins); "nope" is no
+  // snapshot.
+  std::vector<StatusCode> codes;
+  for (const grpc::Status& st : got) codes.push_back(st.error_code());
+  if (codes[1] != StatusCode::OK) std::swap(codes[1], codes[3]);
+  EXPECT_EQ(codes, (std::vector<StatusCode>{StatusCode::OK, StatusCode::OK, StatusCode::OK,
+                                            StatusCode::ALREADY_EXISTS, StatusCode::NOT_FOUND,
+                                            StatusCode::OK}));
+  EXPECT_EQ(host_->Run([](Engine& e) { return e.store().catalog().transaction_id(); }), txn + 1);
+  EXPECT_EQ(List({"kind==active"}), (std::vector<std::string>{"p1", "p2", "p3", "p5"}));
+  EXPECT_EQ(host_->pinned(), 0u);
+  EXPECT_EQ(snap_->queued(), 0u);
+  host_->Run([&](Engine& e) { EXPECT_TRUE(e.Check().clean()); });
+}
+
 // A growth that fails outside the turn is rolled back in the next one, leaving nothing.
 TEST_F(SnapshotterTest, PrepareWhoseGrowthFailsLeavesNothing) {
   sys_.on_grow = [](const std::string& dev) {
