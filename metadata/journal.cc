@@ -117,6 +117,8 @@ uint64_t JournalWriter::Write(std::string_view encoded, bool sync) {
   return next_seq_++;
 }
 
+void JournalWriter::Sync() { file_->Sync(); }
+
 void JournalWriter::Close() { file_->Close(); }
 
 }  // namespace thinsnap

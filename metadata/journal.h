@@ -54,6 +54,8 @@ class JournalWriter {
   // makes every earlier unsynced record durable). On a throw the file may hold part of the
   // record: the caller must stop using the journal.
   uint64_t Write(std::string_view encoded, bool sync = true);
+  // fdatasyncs what was written unsynced.
+  void Sync();
   void Close();
 
   uint64_t size() const { return size_; }

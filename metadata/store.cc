@@ -250,7 +250,7 @@ std::string Store::DiskStamp() const {
          impl_->fs->Identity(impl_->JournalPath());
 }
 
-void Store::Begin(const Intent& intent) {
+void Store::Begin(const Intent& intent, Sync sync) {
   Impl& s = *impl_;
   s.CheckUsable();
   if (s.pending)
@@ -260,9 +260,15 @@ void Store::Begin(const Intent& intent) {
                 std::to_string(s.catalog.transaction_id()));
   }
   s.catalog.CheckAll(intent.mutations);  // so that Commit can never fail to apply them
-  s.Append(JournalRecord::MakeIntent(intent));
+  s.Append(JournalRecord::MakeIntent(intent), sync);
   s.pending = intent;
   s.MaybeCheckpoint();
+}
+
+void Store::SyncJournal() {
+  Impl& s = *impl_;
+  s.CheckUsable();
+  s.Guarded([&] { s.journal->Sync(); });
 }
 
 void Store::Commit(uint64_t txn, Sync sync) {

@@ -17,7 +17,7 @@
 // Files: <dir>/catalog (checkpoint) and <dir>/journal; <dir>/*.tmp are leftovers of an
 // interrupted checkpoint, removed by Open().
 //
-// Thread-safety: none; one process at a time, under metadata/lock.h's RootLock.
+// Thread-safety: none (but SyncJournal); one process at a time, under metadata/lock.h's RootLock.
 #ifndef THINSNAP_METADATA_STORE_H_
 #define THINSNAP_METADATA_STORE_H_
 
@@ -58,8 +58,13 @@ class Store {
   // The intent with no commit or abort after it (left by a crash, or begun by Begin()).
   const std::optional<Intent>& pending() const;
 
-  // REQUIRES: !pending() and intent.txn == catalog().transaction_id() + 1.
-  void Begin(const Intent& intent);
+  // REQUIRES: !pending() and intent.txn == catalog().transaction_id() + 1. With Sync::kDeferred
+  // the intent is written but not synced: the caller runs SyncJournal() before acting on it
+  // (thinpool/transaction.h, "Overlapped creates").
+  void Begin(const Intent& intent, Sync sync = Sync::kNow);
+  // fdatasyncs every record written so far. The one call that may run on another thread, while
+  // the owner makes no other call of this Store (the owner waits for it before its next one).
+  void SyncJournal();
   // REQUIRES: pending()->txn == txn. Applies its mutations and sets the transaction id to txn.
   void Commit(uint64_t txn, Sync sync = Sync::kNow);
   // REQUIRES: pending()->txn == txn. Forgets the intent (the kernel side was rolled back).

@@ -87,6 +87,19 @@ std::string Engine::Impl::PoolDevice() { return Backing(settings())->PoolDevice(
 
 std::string Engine::Impl::DeviceNode(const std::string& ref) { return DmDeviceNode(dm, ref); }
 
+std::vector<uint32_t> Engine::Impl::NextFreeIds() {
+  std::vector<uint32_t> taken = ForeignIds(), ids;
+  for (size_t i = 0; i < Transactor::kMaxCreatesPerIntent; ++i) {
+    try {
+      ids.push_back(catalog().NextFreeId(taken));
+    } catch (const Error&) {
+      break;  // every id is in use
+    }
+    taken.push_back(ids.back());
+  }
+  return ids;
+}
+
 std::vector<uint32_t> Engine::Impl::ForeignIds() {
   std::vector<uint32_t> ids;
   auto it = catalog().config().find("adopt.foreign_ids");
@@ -320,6 +333,11 @@ void Engine::Impl::CreateDevice(const DeviceRecord& rec, const DeviceRecord* ori
   // (a commit whose deactivation was deferred) keeps its record active.
   bool suspend =
       origin && (!origin->read_only || origin->active) && dm->Info(origin_name).has_value();
+  // An origin that cannot change (none, or a read-only layer that is not live) lets the intent's
+  // fdatasync overlap the kernel's work (transaction.h, "Overlapped creates").
+  if (!origin || (origin->read_only && !origin->active)) {
+    return tx.Run(std::move(intent), Transactor::Order::kOverlapped);
+  }
   if (!suspend) return tx.Run(std::move(intent));
   // The kernel wants an active origin quiesced while it is snapshotted; suspending also freezes
   // a filesystem mounted on it, so the snapshot is consistent. Always resume.

@@ -7,6 +7,7 @@
 #include "thinpool/engine.h"
 #include "thinpool/engine_impl.h"
 #include "thinpool/kernel/dm_tables.h"
+#include "thinpool/transaction.h"
 
 namespace thinsnap {
 
@@ -35,6 +36,9 @@ Engine::ActivationWork Engine::Impl::WorkFor(const DeviceRecord& rec) {
   }
   return w;
 }
+
+static_assert(Engine::kMaxGroupedCreates <= Transactor::kMaxCreatesPerIntent,
+              "recovery of a lost group deletes kMaxCreatesPerIntent ids");
 
 std::vector<Engine::BegunContainer> Engine::BeginContainers(
     const std::vector<ContainerRequest>& requests) {
@@ -105,7 +109,9 @@ std::vector<Engine::BegunContainer> Engine::BeginContainers(
     bool committed = grouped.empty();
     if (!committed) {
       try {
-        Transactor(&m.store(), m.dm, m.PoolName()).Run(std::move(intent));
+        // Every origin in the group is a read-only layer that is not live.
+        Transactor(&m.store(), m.dm, m.PoolName())
+            .Run(std::move(intent), Transactor::Order::kOverlapped);
         committed = true;
       } catch (const Error& e) {
         // Rolled back (or left pending for recovery when the pool stopped answering): each

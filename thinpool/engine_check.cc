@@ -451,7 +451,9 @@ CheckReport Engine::Repair() {
   }
   if (!m.PoolActive()) ActivatePool(false);
   if (m.store().pending()) {
-    done.Note("reconciled", "", Transactor(&m.store(), m.dm, m.PoolName()).Reconcile());
+    done.Note("reconciled", "", Transactor(&m.store(), m.dm, m.PoolName()).Reconcile([&] {
+      return m.NextFreeIds();
+    }));
   }
   bool live = false;
   std::set<uint32_t> kernel_ids;

@@ -88,6 +88,10 @@ struct Engine::Impl {
   // "adopt.foreign_ids" it must leave alone into `config`.
   void InspectForAdoption(const PoolCreateOptions& o, PoolSettings* s, PoolConfig* config);
   // Adopted pools: the thin ids that were there before thinsnap (adopted with --force).
+  // The ids the next transaction's creates get, in order (NewRecord's choice, lowest free first,
+  // never a foreign one): the first Transactor::kMaxCreatesPerIntent. Recovery of a lost
+  // overlapped intent deletes these.
+  std::vector<uint32_t> NextFreeIds();
   std::vector<uint32_t> ForeignIds();
   // For the thin tools on an inactive pool: the metadata as a block device (a loopback file is
   // attached for as long as the returned handle lives; the tools want O_DIRECT, which files on

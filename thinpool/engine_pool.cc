@@ -452,7 +452,8 @@ void Engine::Impl::ReconcileIfActive(std::vector<std::string>* notes) {
                      "; the journal is reconciled after thinsnap pool repair");
     return;
   }
-  std::string note = Transactor(&store(), dm, PoolName()).Reconcile();
+  std::string note =
+      Transactor(&store(), dm, PoolName()).Reconcile([this] { return NextFreeIds(); });
   if (!note.empty()) notes->push_back("recovery: " + note);
   RemoveAbandonedReceives(notes);
   if (catalog().config().count("gc.pending") && catalog().config().at("gc.pending") == "1") {

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <exception>
 #include <sstream>
 #include <thread>
 
@@ -101,9 +102,17 @@ void Transactor::SetKernelTransactionId(uint64_t from, uint64_t to) {
   dm_->Message(pool_, "set_transaction_id " + std::to_string(from) + " " + std::to_string(to));
 }
 
-void Transactor::Run(Intent intent) {
+void Transactor::Run(Intent intent, Order order) {
   uint64_t from = store_->catalog().transaction_id();
   intent.txn = from + 1;
+  if (order == Order::kOverlapped) {
+    if (HasDeletes(intent) || intent.kernel_ops.size() > kMaxCreatesPerIntent) {
+      throw Error("an overlapped transaction holds only creates, at most " +
+                  std::to_string(kMaxCreatesPerIntent));
+    }
+    RunOverlapped(std::move(intent), from);
+    return;
+  }
   store_->Begin(intent);
   FaultPoint("after-intent");
   size_t done = 0;
@@ -121,6 +130,77 @@ void Transactor::Run(Intent intent) {
   FaultPoint("after-set-transaction-id");
   store_->Commit(intent.txn, Sync::kDeferred);  // see "Only step 1 waits" in the header
   FaultPoint("after-commit");
+}
+
+// "Overlapped creates" in the header.
+void Transactor::RunOverlapped(Intent intent, uint64_t from) {
+  store_->Begin(intent, Sync::kDeferred);
+  FaultPoint("after-intent");
+  // The intent's fdatasync, while the kernel works. The store is not touched here until it is
+  // done (Store::SyncJournal's contract).
+  std::exception_ptr sync_error;
+  std::thread syncer([&] {
+    try {
+      store_->SyncJournal();
+    } catch (...) {
+      sync_error = std::current_exception();
+    }
+  });
+  size_t done = 0;
+  std::exception_ptr kernel_error;
+  try {
+    SetKernelTransactionId(from, intent.txn);
+    FaultPoint("after-set-transaction-id");
+    for (const KernelOp& op : intent.kernel_ops) {
+      ++done;  // counted before sending: a failed create may still have happened
+      Apply(op, /*tolerate_done=*/false);
+    }
+    FaultPoint("after-kernel-op");
+  } catch (const Error& e) {
+    // EEXIST: the id belongs to a device we did not make (an orphan); never delete that one.
+    if (e.error_number() == EEXIST && done > 0) --done;
+    kernel_error = std::current_exception();
+  } catch (...) {
+    kernel_error = std::current_exception();
+  }
+  syncer.join();
+  if (kernel_error) {
+    UndoOverlapped(intent, from, done, /*intent_durable=*/!sync_error);
+    std::rethrow_exception(kernel_error);
+  }
+  if (sync_error) {
+    UndoOverlapped(intent, from, done, /*intent_durable=*/false);
+    std::rethrow_exception(sync_error);
+  }
+  FaultPoint("after-intent-sync");
+  store_->Commit(intent.txn, Sync::kDeferred);
+  FaultPoint("after-commit");
+}
+
+void Transactor::UndoOverlapped(const Intent& intent, uint64_t from, size_t done,
+                                bool intent_durable) {
+  uint64_t kernel_txn = 0;
+  try {
+    kernel_txn = KernelTransactionId();
+  } catch (const Error&) {
+    return;  // the pool cannot tell us: the next open reconciles (either way, by the header)
+  }
+  try {
+    if (kernel_txn == intent.txn) {
+      // With the intent durable, the transaction id goes back first: a crash then leaves the
+      // intent pending with the pool at N, which rolls back. Without it (or when it is unknown)
+      // the creates go first: a crash leaves nothing pending with the pool at N+1, which rolls
+      // back too. Either order repeats safely.
+      if (intent_durable) SetKernelTransactionId(intent.txn, from);
+      Undo(intent, done);
+      if (!intent_durable) SetKernelTransactionId(intent.txn, from);
+    } else if (kernel_txn != from) {
+      return;  // not ours to guess: the next open refuses with a pointer to pool check
+    }
+    if (intent_durable) store_->Abort(intent.txn);
+  } catch (const Error&) {
+    // What is left is one of the recoverable states above; the next open settles it.
+  }
 }
 
 // After a kernel error inside Run(): finds out from the pool's transaction id what really
@@ -154,12 +234,32 @@ bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const 
   return false;
 }
 
-std::string Transactor::Reconcile() {
+std::string Transactor::Reconcile(const std::function<std::vector<uint32_t>()>& next_ids) {
   uint64_t kernel_txn = KernelTransactionId();
   uint64_t journal_txn = store_->catalog().transaction_id();
+  std::string prefix;
+  if (store_->pending() && kernel_txn == store_->pending()->txn + 1 && next_ids) {
+    // N+1 is done (N+2 began after it); its commit record went with N+2's intent.
+    prefix = "rolled forward " + Describe(*store_->pending()) + "; ";
+    store_->Commit(store_->pending()->txn);
+    journal_txn = store_->catalog().transaction_id();
+  }
   const std::optional<Intent>& pending = store_->pending();
   if (!pending) {
-    if (kernel_txn == journal_txn) return "";
+    if (kernel_txn == journal_txn) return prefix;
+    if (kernel_txn == journal_txn + 1 && next_ids) {
+      // A lost overlapped intent: its creates are deleted, then the transaction id goes back.
+      std::vector<uint32_t> ids = next_ids();
+      Intent lost{kernel_txn, {}, {}};
+      for (uint32_t id : ids) lost.kernel_ops.push_back({KernelOp::Kind::kCreateThin, id, 0});
+      Undo(lost, lost.kernel_ops.size());
+      SetKernelTransactionId(kernel_txn, journal_txn);
+      return prefix + "rolled back transaction " + std::to_string(kernel_txn) +
+             ", whose intent never reached the disk (ids " +
+             (ids.empty() ? std::string("none")
+                          : std::to_string(ids.front()) + ".." + std::to_string(ids.back())) +
+             " deleted where present)";
+    }
     throw Error("journal is at transaction " + std::to_string(journal_txn) + " but pool " + pool_ +
                     " is at " + std::to_string(kernel_txn) +
                     "; refusing to guess: run thinsnap pool check",
@@ -167,8 +267,13 @@ std::string Transactor::Reconcile() {
   }
   Intent intent = *pending;
   if (kernel_txn == intent.txn) {
+    // An overlapped intent moved the transaction id before its creates: make the missing ones
+    // (EEXIST: made). A first-protocol intent's creates are all made already.
+    if (!HasDeletes(intent)) {
+      for (const KernelOp& op : intent.kernel_ops) Apply(op, /*tolerate_done=*/true);
+    }
     store_->Commit(intent.txn);
-    return "rolled forward " + Describe(intent);
+    return prefix + "rolled forward " + Describe(intent);
   }
   if (kernel_txn != journal_txn) {
     throw Error("journal has transaction " + std::to_string(intent.txn) + " pending after " +
@@ -180,11 +285,11 @@ std::string Transactor::Reconcile() {
     for (const KernelOp& op : intent.kernel_ops) Apply(op, /*tolerate_done=*/true);
     SetKernelTransactionId(journal_txn, intent.txn);
     store_->Commit(intent.txn);
-    return "rolled forward " + Describe(intent);
+    return prefix + "rolled forward " + Describe(intent);
   }
   Undo(intent, intent.kernel_ops.size());
   store_->Abort(intent.txn);
-  return "rolled back " + Describe(intent);
+  return prefix + "rolled back " + Describe(intent);
 }
 
 }  // namespace thinsnap

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/fakes/fake_device_mapper.h"
+#include "tests/fakes/fault_fs.h"
 #include "thinpool/kernel/dm_tables.h"
 #include "thinpool/kernel/thin_status.h"
 
@@ -179,6 +180,152 @@ TEST_F(TransactorTest, ReconcileRefusesToGuess) {
   }
   EXPECT_EQ(store_->catalog().transaction_id(), 1u);  // nothing changed
   EXPECT_EQ(KernelIds(), std::vector<uint32_t>{1});
+}
+
+// --- overlapped creates (transaction.h "Overlapped creates"), with power cuts ---
+
+class OverlapTest : public TransactorTest {
+ protected:
+  void SetUp() override {
+    TransactorTest::SetUp();
+    store_.reset();
+    Open();
+  }
+  void Open() {
+    StoreOptions o;
+    o.fs = &fs_;
+    store_ = Store::Open(dir_, o);
+  }
+  void PowerCut() {
+    store_.reset();
+    fs_.CrashAfter(-1);
+    fs_.Crash();
+    Open();
+  }
+  static std::vector<uint32_t> Next() { return {1, 2, 3}; }  // what the engine would allocate
+  FaultFileSystem fs_;
+};
+
+TEST_F(OverlapTest, RunMovesTheTransactionIdFirstAndCommitsBothSides) {
+  T().Run(Create(1, "a"), Transactor::Order::kOverlapped);
+  EXPECT_EQ(KernelIds(), std::vector<uint32_t>{1});
+  EXPECT_EQ(KernelTxn(), 1u);
+  EXPECT_EQ(store_->catalog().transaction_id(), 1u);
+  EXPECT_FALSE(store_->pending().has_value());
+  PowerCut();  // the commit record is not synced; the intent is
+  EXPECT_EQ(T().Reconcile(Next), "rolled forward transaction 1 (create_thin 1)");
+  EXPECT_NE(store_->catalog().FindByName("a"), nullptr);
+  EXPECT_EQ(KernelIds(), std::vector<uint32_t>{1});
+}
+
+TEST_F(OverlapTest, AnIntentLostToAPowerCutIsRolledBackByTheIdsItWouldHaveTaken) {
+  // Steps 1-3 done, the intent's fdatasync not: the power cut takes the intent.
+  Intent lost = Create(1, "a");
+  lost.txn = 1;
+  store_->Begin(lost, Sync::kDeferred);
+  dm_.Message(kPool, "set_transaction_id 0 1");
+  dm_.Message(kPool, "create_thin 1");
+  PowerCut();
+  EXPECT_FALSE(store_->pending().has_value());
+  EXPECT_THROW(T().Reconcile(), Error);  // without the ids it refuses, as before
+  EXPECT_EQ(T().Reconcile(Next),
+            "rolled back transaction 1, whose intent never reached the disk (ids 1..3 deleted "
+            "where present)");
+  EXPECT_TRUE(KernelIds().empty());
+  EXPECT_EQ(KernelTxn(), 0u);
+  EXPECT_EQ(T().Reconcile(Next), "");
+  T().Run(Create(1, "a"), Transactor::Order::kOverlapped);  // the id is free again
+  EXPECT_EQ(KernelIds(), std::vector<uint32_t>{1});
+}
+
+TEST_F(OverlapTest, APendingIntentWhoseCreatesDidNotAllHappenIsRolledForward) {
+  Intent half{1, {{KernelOp::Kind::kCreateThin, 1, 0}, {KernelOp::Kind::kCreateThin, 2, 0}}, {}};
+  DeviceRecord a, b;
+  a.id = 1;
+  a.name = "a";
+  b.id = 2;
+  b.name = "b";
+  half.mutations = {Mutation::Put(a), Mutation::Put(b)};
+  store_->Begin(half);  // synced: the fdatasync finished before the crash
+  dm_.Message(kPool, "set_transaction_id 0 1");
+  dm_.Message(kPool, "create_thin 1");  // the second create never ran
+  PowerCut();
+  EXPECT_EQ(T().Reconcile(Next), "rolled forward transaction 1 (create_thin 1, create_thin 2)");
+  EXPECT_EQ(KernelIds(), (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(store_->catalog().transaction_id(), 1u);
+}
+
+TEST_F(OverlapTest, ACommitLostWithTheNextOverlappedIntentIsRolledForwardThenThatOneBack) {
+  T().Run(Create(1, "a"));  // first protocol: intent synced, commit record not
+  Intent lost = Create(2, "b");
+  lost.txn = 2;
+  store_->Begin(lost, Sync::kDeferred);
+  dm_.Message(kPool, "set_transaction_id 1 2");
+  dm_.Message(kPool, "create_thin 2");
+  PowerCut();
+  ASSERT_TRUE(store_->pending().has_value());
+  EXPECT_EQ(store_->pending()->txn, 1u);
+  auto next = [] { return std::vector<uint32_t>{2, 3}; };
+  EXPECT_EQ(T().Reconcile(next),
+            "rolled forward transaction 1 (create_thin 1); rolled back transaction 2, whose "
+            "intent never reached the disk (ids 2..3 deleted where present)");
+  EXPECT_EQ(KernelIds(), std::vector<uint32_t>{1});
+  EXPECT_EQ(KernelTxn(), 1u);
+  EXPECT_NE(store_->catalog().FindByName("a"), nullptr);
+  EXPECT_EQ(store_->catalog().FindByName("b"), nullptr);
+}
+
+TEST_F(OverlapTest, AKernelFailureUndoesTheTransactionIdAndTheCreates) {
+  T().Run(Create(1, "a"), Transactor::Order::kOverlapped);
+  Intent two{0, {{KernelOp::Kind::kCreateSnap, 2, 1}, {KernelOp::Kind::kCreateSnap, 3, 1}}, {}};
+  DeviceRecord b, c;
+  b.id = 2;
+  b.name = "b";
+  b.parent_id = 1;
+  c.id = 3;
+  c.name = "c";
+  c.parent_id = 1;
+  two.mutations = {Mutation::Put(b), Mutation::Put(c)};
+  InjectedFailure f;
+  f.message_prefix = "create_snap";
+  f.nth = 2;
+  f.err = ENOSPC;
+  dm_.InjectFailure(f);
+  EXPECT_THROW(T().Run(two, Transactor::Order::kOverlapped), Error);
+  EXPECT_EQ(KernelIds(), std::vector<uint32_t>{1});
+  EXPECT_EQ(KernelTxn(), 1u);
+  EXPECT_EQ(store_->catalog().transaction_id(), 1u);
+  EXPECT_FALSE(store_->pending().has_value());
+  PowerCut();
+  EXPECT_EQ(T().Reconcile(Next), "");
+}
+
+TEST_F(OverlapTest, APowerCutAtEveryStoreStepLeavesBeforeOrAfter) {
+  for (int64_t cut = 0;; ++cut) {
+    TearDown();
+    dm_.Remove(kPool, kernel::RemoveOptions{});
+    dm_.WipeMetadata(kMeta);
+    SetUp();
+    T().Run(Create(1, "a"), Transactor::Order::kOverlapped);
+    fs_.CrashAfter(cut);
+    bool threw = false;
+    try {
+      T().Run(Snapshot(2, 1, "b"), Transactor::Order::kOverlapped);
+    } catch (const Error&) {
+      threw = true;
+    }
+    if (!threw) {
+      EXPECT_GE(cut, 2) << "the transaction should have store steps to cut";
+      break;
+    }
+    PowerCut();
+    T().Reconcile([] { return std::vector<uint32_t>{2, 3}; });
+    bool after = store_->catalog().FindByName("b") != nullptr;
+    EXPECT_EQ(KernelIds(), after ? (std::vector<uint32_t>{1, 2}) : std::vector<uint32_t>{1})
+        << "cut " << cut;
+    EXPECT_EQ(KernelTxn(), store_->catalog().transaction_id()) << "cut " << cut;
+    EXPECT_FALSE(store_->pending().has_value());
+  }
 }
 
 TEST(Transactor, MessagesAreTheKernels) {
