@@ -2,6 +2,7 @@
 # Description: the CLI killed at every fault point of create-thin (overlapped: the intent's fdatasync beside the kernel work), snapshot, delete and commit recovers to the before or the after state; pool check and thin_check clean
 # VM-Args: --mem 3072
 # Expect-kernel: device-mapper: thin: Deletion of thin device [0-9]+ failed
+# Expect-kernel: device-mapper: thin: Creation of new (snapshot|thinly-provisioned device).* failed
 # Expect-kernel: device-mapper: thin: Creation of (new snapshot|thin device) [0-9]+ failed
 # Expect-kernel: device-mapper: thin: .*(create|delete).*(failed|exists)
 set -u
