@@ -331,11 +331,8 @@ void Engine::Impl::CreateDevice(const DeviceRecord& rec, const DeviceRecord* ori
   // live after all (a temporary mount a killed process left), that table is read-only too, and
   // an origin that takes no writes needs no quiescing. A device that may still be live writable
   // (a commit whose deactivation was deferred) keeps its record active.
-  bool suspend =
-      origin && (!origin->read_only || origin->active) && dm->Info(origin_name).has_value();
-  // An origin that cannot change (none, or a read-only layer that is not live) lets the intent's
-  // fdatasync overlap the kernel's work (transaction.h, "Overlapped creates").
-  if (!origin || (origin->read_only && !origin->active)) {
+  bool suspend = origin && !Unchanging(*origin) && dm->Info(origin_name).has_value();
+  if (!origin || Unchanging(*origin)) {
     return tx.Run(std::move(intent), Transactor::Order::kOverlapped);
   }
   if (!suspend) return tx.Run(std::move(intent));

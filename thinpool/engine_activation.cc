@@ -87,7 +87,7 @@ std::vector<Engine::BegunContainer> Engine::BeginContainers(
           DeviceRecord rec = m.PlanContainer(r.name, r.from, r.size, r.extra, /*written=*/true,
                                              /*status=*/nullptr);
           const DeviceRecord* origin = m.catalog().FindById(rec.parent_id);
-          if (!origin || !origin->read_only || origin->active) {
+          if (!origin || !Impl::Unchanging(*origin)) {
             later.push_back(i);  // may need the origin suspended: CreateDevice's way, alone
             continue;
           }

@@ -88,6 +88,10 @@ struct Engine::Impl {
   // "adopt.foreign_ids" it must leave alone into `config`.
   void InspectForAdoption(const PoolCreateOptions& o, PoolSettings* s, PoolConfig* config);
   // Adopted pools: the thin ids that were there before thinsnap (adopted with --force).
+  // An origin that takes no writes while it is snapshotted: a read-only layer whose record says
+  // no device of it is live. Its snapshot needs no suspend, and an intent of such creates may
+  // overlap its fdatasync with the kernel (transaction.h, "Overlapped creates").
+  static bool Unchanging(const DeviceRecord& origin) { return origin.read_only && !origin.active; }
   // The ids the next transaction's creates get, in order (NewRecord's choice, lowest free first,
   // never a foreign one): the first Transactor::kMaxCreatesPerIntent. Recovery of a lost
   // overlapped intent deletes these.

@@ -203,6 +203,23 @@ class OverlapTest : public TransactorTest {
     Open();
   }
   static std::vector<uint32_t> Next() { return {1, 2, 3}; }  // what the engine would allocate
+  // Steps 1-3 of an overlapped create of `id` from transaction `from`, then the power cut before
+  // the intent's fdatasync: the intent is lost, the kernel's work is not.
+  void LoseOverlappedCreate(uint32_t id, const std::string& name, uint64_t from) {
+    Intent lost = Create(id, name);
+    lost.txn = from + 1;
+    store_->Begin(lost, Sync::kDeferred);
+    dm_.Message(kPool,
+                "set_transaction_id " + std::to_string(from) + " " + std::to_string(from + 1));
+    dm_.Message(kPool, "create_thin " + std::to_string(id));
+    PowerCut();
+  }
+  // One intent holding both intents' creates and records.
+  static Intent Both(Intent a, const Intent& b) {
+    a.kernel_ops.insert(a.kernel_ops.end(), b.kernel_ops.begin(), b.kernel_ops.end());
+    a.mutations.insert(a.mutations.end(), b.mutations.begin(), b.mutations.end());
+    return a;
+  }
   FaultFileSystem fs_;
 };
 
@@ -219,13 +236,7 @@ TEST_F(OverlapTest, RunMovesTheTransactionIdFirstAndCommitsBothSides) {
 }
 
 TEST_F(OverlapTest, AnIntentLostToAPowerCutIsRolledBackByTheIdsItWouldHaveTaken) {
-  // Steps 1-3 done, the intent's fdatasync not: the power cut takes the intent.
-  Intent lost = Create(1, "a");
-  lost.txn = 1;
-  store_->Begin(lost, Sync::kDeferred);
-  dm_.Message(kPool, "set_transaction_id 0 1");
-  dm_.Message(kPool, "create_thin 1");
-  PowerCut();
+  LoseOverlappedCreate(1, "a", 0);
   EXPECT_FALSE(store_->pending().has_value());
   EXPECT_THROW(T().Reconcile(), Error);  // without the ids it refuses, as before
   EXPECT_EQ(T().Reconcile(Next),
@@ -239,13 +250,8 @@ TEST_F(OverlapTest, AnIntentLostToAPowerCutIsRolledBackByTheIdsItWouldHaveTaken)
 }
 
 TEST_F(OverlapTest, APendingIntentWhoseCreatesDidNotAllHappenIsRolledForward) {
-  Intent half{1, {{KernelOp::Kind::kCreateThin, 1, 0}, {KernelOp::Kind::kCreateThin, 2, 0}}, {}};
-  DeviceRecord a, b;
-  a.id = 1;
-  a.name = "a";
-  b.id = 2;
-  b.name = "b";
-  half.mutations = {Mutation::Put(a), Mutation::Put(b)};
+  Intent half = Both(Create(1, "a"), Create(2, "b"));
+  half.txn = 1;
   store_->Begin(half);  // synced: the fdatasync finished before the crash
   dm_.Message(kPool, "set_transaction_id 0 1");
   dm_.Message(kPool, "create_thin 1");  // the second create never ran
@@ -257,12 +263,7 @@ TEST_F(OverlapTest, APendingIntentWhoseCreatesDidNotAllHappenIsRolledForward) {
 
 TEST_F(OverlapTest, ACommitLostWithTheNextOverlappedIntentIsRolledForwardThenThatOneBack) {
   T().Run(Create(1, "a"));  // first protocol: intent synced, commit record not
-  Intent lost = Create(2, "b");
-  lost.txn = 2;
-  store_->Begin(lost, Sync::kDeferred);
-  dm_.Message(kPool, "set_transaction_id 1 2");
-  dm_.Message(kPool, "create_thin 2");
-  PowerCut();
+  LoseOverlappedCreate(2, "b", 1);
   ASSERT_TRUE(store_->pending().has_value());
   EXPECT_EQ(store_->pending()->txn, 1u);
   auto next = [] { return std::vector<uint32_t>{2, 3}; };
@@ -277,15 +278,7 @@ TEST_F(OverlapTest, ACommitLostWithTheNextOverlappedIntentIsRolledForwardThenTha
 
 TEST_F(OverlapTest, AKernelFailureUndoesTheTransactionIdAndTheCreates) {
   T().Run(Create(1, "a"), Transactor::Order::kOverlapped);
-  Intent two{0, {{KernelOp::Kind::kCreateSnap, 2, 1}, {KernelOp::Kind::kCreateSnap, 3, 1}}, {}};
-  DeviceRecord b, c;
-  b.id = 2;
-  b.name = "b";
-  b.parent_id = 1;
-  c.id = 3;
-  c.name = "c";
-  c.parent_id = 1;
-  two.mutations = {Mutation::Put(b), Mutation::Put(c)};
+  Intent two = Both(Snapshot(2, 1, "b"), Snapshot(3, 1, "c"));
   InjectedFailure f;
   f.message_prefix = "create_snap";
   f.nth = 2;
