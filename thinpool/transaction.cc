@@ -148,6 +148,7 @@ void Transactor::RunOverlapped(Intent intent, uint64_t from) {
   });
   size_t done = 0;
   std::exception_ptr kernel_error;
+  std::optional<Error> kernel_failure;  // the kernel_error when it is one of ours
   try {
     SetKernelTransactionId(from, intent.txn);
     FaultPoint("after-set-transaction-id");
@@ -160,17 +161,22 @@ void Transactor::RunOverlapped(Intent intent, uint64_t from) {
     // EEXIST: the id belongs to a device we did not make (an orphan); never delete that one.
     if (e.error_number() == EEXIST && done > 0) --done;
     kernel_error = std::current_exception();
+    kernel_failure = e;
   } catch (...) {
     kernel_error = std::current_exception();
   }
   syncer.join();
   if (kernel_error) {
-    UndoOverlapped(intent, from, done, /*intent_durable=*/!sync_error);
+    if (kernel_failure) UndoOverlapped(intent, from, done, !sync_error, *kernel_failure);
     std::rethrow_exception(kernel_error);
   }
   if (sync_error) {
-    UndoOverlapped(intent, from, done, /*intent_durable=*/false);
-    std::rethrow_exception(sync_error);
+    try {
+      std::rethrow_exception(sync_error);
+    } catch (const Error& e) {
+      UndoOverlapped(intent, from, done, /*intent_durable=*/false, e);
+      throw;
+    }
   }
   FaultPoint("after-intent-sync");
   store_->Commit(intent.txn, Sync::kDeferred);
@@ -178,13 +184,10 @@ void Transactor::RunOverlapped(Intent intent, uint64_t from) {
 }
 
 void Transactor::UndoOverlapped(const Intent& intent, uint64_t from, size_t done,
-                                bool intent_durable) {
-  uint64_t kernel_txn = 0;
-  try {
-    kernel_txn = KernelTransactionId();
-  } catch (const Error&) {
-    return;  // the pool cannot tell us: the next open reconciles (either way, by the header)
-  }
+                                bool intent_durable, const Error& error) {
+  std::optional<kernel::PoolStatus> status = StatusAfter(error);
+  if (!status) return;  // the pool cannot tell us: the next open reconciles (by the header)
+  uint64_t kernel_txn = status->transaction_id;
   try {
     if (kernel_txn == intent.txn) {
       // With the intent durable, the transaction id goes back first: a crash then leaves the
@@ -203,15 +206,12 @@ void Transactor::UndoOverlapped(const Intent& intent, uint64_t from, size_t done
   }
 }
 
-// After a kernel error inside Run(): finds out from the pool's transaction id what really
-// happened, and makes the journal say the same. Returns true when the transaction did complete
-// (its reply was lost), false when it was rolled back or left pending for the next open.
-bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const Error& error) {
+std::optional<kernel::PoolStatus> Transactor::StatusAfter(const Error& error) {
   kernel::PoolStatus status;
   try {
     status = kernel::ParsePoolStatus(dm_->Status(pool_, /*no_flush=*/true));
   } catch (const Error&) {
-    return false;  // the pool cannot tell us: the intent stays pending for the next open
+    return std::nullopt;
   }
   if (status.failed || status.needs_check || status.mode == kernel::PoolIoMode::kReadOnly) {
     // The kernel aborted its metadata transaction and answers no more messages: nothing can be
@@ -220,7 +220,16 @@ bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const 
                     (status.failed ? "failed" : "read-only") + ": run thinsnap pool repair",
                 error.kind(), error.error_number());
   }
-  uint64_t kernel_txn = status.transaction_id;
+  return status;
+}
+
+// After a kernel error inside Run(): finds out from the pool's transaction id what really
+// happened, and makes the journal say the same. Returns true when the transaction did complete
+// (its reply was lost), false when it was rolled back or left pending for the next open.
+bool Transactor::Settle(const Intent& intent, uint64_t from, size_t done, const Error& error) {
+  std::optional<kernel::PoolStatus> status = StatusAfter(error);
+  if (!status) return false;  // the pool cannot tell us: the intent stays pending for the next open
+  uint64_t kernel_txn = status->transaction_id;
   if (kernel_txn == intent.txn) {
     store_->Commit(intent.txn);
     FaultPoint("after-commit");

@@ -58,6 +58,7 @@
 #define THINSNAP_THINPOOL_TRANSACTION_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,7 @@
 #include "metadata/records.h"
 #include "metadata/store.h"
 #include "thinpool/kernel/device_mapper.h"
+#include "thinpool/kernel/thin_status.h"
 
 namespace thinsnap {
 
@@ -109,9 +111,15 @@ class Transactor {
   void Apply(const KernelOp& op, bool tolerate_done);
   void Undo(const Intent& intent, size_t done);
   void RunOverlapped(Intent intent, uint64_t from);
-  // Overlapped: puts the kernel back at `from` after a failure (creates deleted, transaction id
-  // N+1 -> N when it moved) and the journal too when it still can; never throws.
-  void UndoOverlapped(const Intent& intent, uint64_t from, size_t done, bool intent_durable);
+  // Overlapped: puts the kernel back at `from` after `error` (creates deleted, transaction id
+  // N+1 -> N when it moved) and the journal too when it still can. Throws only what StatusAfter
+  // throws.
+  void UndoOverlapped(const Intent& intent, uint64_t from, size_t done, bool intent_durable,
+                      const Error& error);
+  // The pool's status after `error` of a transaction's kernel work; nullopt when the pool cannot
+  // be asked. A pool that stopped answering (failed, read-only, needs_check) throws `error`
+  // saying so, with the way out (pool repair); the intent stays pending.
+  std::optional<kernel::PoolStatus> StatusAfter(const Error& error);
   bool Settle(const Intent& intent, uint64_t from, size_t done, const Error& error);
   void SetKernelTransactionId(uint64_t from, uint64_t to);
   static bool HasDeletes(const Intent& intent);

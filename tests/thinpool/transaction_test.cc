@@ -293,6 +293,24 @@ TEST_F(OverlapTest, AKernelFailureUndoesTheTransactionIdAndTheCreates) {
   EXPECT_EQ(T().Reconcile(Next), "");
 }
 
+TEST_F(OverlapTest, APoolThatStopsAnsweringSaysSoAndLeavesTheIntentForRepair) {
+  InjectedFailure f;
+  f.message_prefix = "create_thin";
+  f.err = EOPNOTSUPP;
+  f.then_needs_check = true;  // the kernel aborted its metadata transaction
+  dm_.InjectFailure(f);
+  try {
+    T().Run(Create(1, "a"), Transactor::Order::kOverlapped);
+    FAIL() << "the create succeeded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is now read-only: run thinsnap pool repair"),
+              std::string::npos)
+        << e.what();
+  }
+  ASSERT_TRUE(store_->pending().has_value());
+  EXPECT_EQ(store_->pending()->txn, 1u);
+}
+
 TEST_F(OverlapTest, APowerCutAtEveryStoreStepLeavesBeforeOrAfter) {
   for (int64_t cut = 0;; ++cut) {
     TearDown();
