@@ -28,6 +28,8 @@ struct OpsArgs {
   std::string from;
   unsigned count = 100;
   unsigned scale = 0;
+  unsigned window = 100;  // --scale: creates timed at each end
+  unsigned every = 0;     // --scale: a progress line every this many creates (0: none)
   unsigned opens = 0;
   bool activate = false;
 };
@@ -135,18 +137,34 @@ int RunOps(const OpsArgs& a, bool json, Engine& engine) {
   return 0;
 }
 
-// Grows the pool to `scale` containers, timing creates at the start and at the end, then
-// measures RSS and the time to reopen the catalog; removes nothing (the caller destroys the pool).
+// One "scale-progress" line: the creates since the previous line (their p50 and p95), the
+// wall time since the start and the RSS, so a run cut short still leaves its figures.
+void PrintScaleProgress(unsigned devices, double elapsed_ms, const std::vector<double>& since) {
+  Summary s = Summarize(since);
+  std::printf("scale-progress devices=%u elapsed_ms=%.0f p50_ms=%.2f p95_ms=%.2f rss_kib=%llu\n",
+              devices, elapsed_ms, s.p50, s.p95,
+              static_cast<unsigned long long>(kernel::ResidentSetBytes() / 1024));
+  std::fflush(stdout);
+}
+
+// Grows the pool to `scale` containers, timing creates at the start and at the end (`window`
+// each), then measures RSS; removes nothing (the caller destroys the pool).
 int RunScale(const OpsArgs& a, bool json, Engine& engine) {
   if (a.from.empty()) throw Error("bench ops --scale needs --from LAYER", ErrorKind::kUsage);
-  std::vector<double> first, last;
-  unsigned window = std::min(100u, a.scale / 2);
+  std::vector<double> first, last, since;
+  unsigned window = std::max(1u, std::min(a.window, a.scale / 2));
+  double start = NowMs();
   for (unsigned i = 0; i < a.scale; ++i) {
     double t0 = NowMs();
     engine.CreateContainer("scale-" + std::to_string(i), a.from, std::nullopt);
     double ms = NowMs() - t0;
     if (i < window) first.push_back(ms);
     if (i >= a.scale - window) last.push_back(ms);
+    since.push_back(ms);
+    if (a.every > 0 && (i + 1) % a.every == 0) {
+      PrintScaleProgress(i + 1, NowMs() - start, since);
+      since.clear();
+    }
     if (isatty(STDERR_FILENO) && i % 500 == 0) std::fprintf(stderr, "\r%u devices", i);
   }
   uint64_t rss = kernel::ResidentSetBytes();
@@ -154,6 +172,7 @@ int RunScale(const OpsArgs& a, bool json, Engine& engine) {
   double ratio = f.p50 > 0 ? l.p50 / f.p50 : 0;
   if (json) {
     PrintJson({{"devices", a.scale},
+               {"window", window},
                {"first", SummaryJson(f)},
                {"last", SummaryJson(l)},
                {"ratio_p50", ratio},
@@ -163,6 +182,7 @@ int RunScale(const OpsArgs& a, bool json, Engine& engine) {
   std::printf("scale run to %u devices\n", a.scale);
   std::printf("create p50, first %u: %.2f ms; last %u: %.2f ms; ratio %.2f\n", window, f.p50,
               window, l.p50, ratio);
+  std::printf("create p95, first %u: %.2f ms; last %u: %.2f ms\n", window, f.p95, window, l.p95);
   std::printf("RSS at %u devices: %s\n", a.scale, FormatSize(rss).c_str());
   return 0;
 }
@@ -229,6 +249,8 @@ void AddOps(CLI::App* bench, Program* p) {
   ops->add_option("--from", a->from, "the layer containers start from");
   ops->add_option("--count", a->count, "containers (default 100)");
   ops->add_option("--scale", a->scale, "instead: create this many and time first vs last");
+  ops->add_option("--window", a->window, "--scale: creates timed at each end (default 100)");
+  ops->add_option("--every", a->every, "--scale: a progress line every N creates (default none)");
   ops->add_flag("--activate", a->activate, "activate each container after creating it");
   ops->add_option("--open", a->opens,
                   "instead: time opening the root (lock, load, recovery) N times");
