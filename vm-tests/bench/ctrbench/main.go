@@ -31,6 +31,9 @@
 //
 // -as LABEL prints LABEL instead of NAME (two configurations of one snapshotter in one log).
 //
+// -scale N: instead, N snapshots straight on thinsnap serve's socket (-address is that socket; no
+// containerd, no leases); see scale.go.
+//
 // Any failed request fails the run (exit 1), as does a snapshot left over.
 package main
 
@@ -262,6 +265,13 @@ func (b *bench) expectOnly(want int) {
 	}
 }
 
+func max1(n int) int {
+	if n < 1 {
+		return 1
+	}
+	return n
+}
+
 func main() {
 	address := flag.String("address", "/run/containerd/containerd.sock", "containerd's socket")
 	name := flag.String("snapshotter", "", "snapshotter name (thinsnap, devmapper, overlayfs, ...)")
@@ -269,6 +279,11 @@ func main() {
 	count := flag.Int("count", 30, "timed operations of each kind")
 	burst := flag.Int("burst", 0, "instead: this many Prepare+Mounts at once, then as many Remove")
 	as := flag.String("as", "", "name printed in the results (default: the snapshotter's)")
+	scale := flag.Int("scale", 0, "instead: this many Prepare+Mounts kept, on thinsnap serve's socket")
+	pid := flag.Int("pid", 0, "-scale: the daemon's process id (its VmRSS and VmHWM are read)")
+	window := flag.Int("window", 100, "-scale: snapshots timed at each end")
+	every := flag.Int("every", 100, "-scale: a progress line per this many snapshots")
+	walks := flag.Int("walks", 3, "-scale: List (Walk) calls timed at the end")
 	labels := labelFlags{}
 	flag.Var(labels, "label", "K=V label on every Prepare (repeatable)")
 	flag.Parse()
@@ -286,6 +301,16 @@ func main() {
 	defer conn.Close()
 
 	bctx := namespaces.WithNamespace(context.Background(), *ns)
+	if *scale > 0 {
+		if *as == "" {
+			*as = *name
+		}
+		b := &bench{sn: proxy.NewSnapshotter(snapshotsapi.NewSnapshotsClient(conn), *name),
+			ctx: bctx, name: *as, labels: labels}
+		s := &scaleRun{b: b, pid: *pid, window: *window, every: max1(*every), walks: *walks}
+		s.run(*scale)
+		return
+	}
 	lm := leasesproxy.NewLeaseManager(leasesapi.NewLeasesClient(conn))
 	hold, err := lm.Create(bctx, leases.WithRandomID())
 	if err != nil {
