@@ -10,6 +10,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BUILD_DIR=${THINSNAP_BUILD_DIR:-$REPO/build}
 PEERBENCH=$BUILD_DIR/vm-tests/peerbench
+CTRBENCH=$BUILD_DIR/bench/ctrbench
 SCALE=100000 BUDGET=3000 OUT="" RENDER=""
 
 die() {
@@ -38,12 +39,20 @@ if [[ -n $RENDER ]]; then
   [[ $RENDER -ef $LOG ]] || cp "$RENDER" "$LOG"
 else
   [[ -x $PEERBENCH ]] || die "$PEERBENCH not built: cmake --build $BUILD_DIR"
+  # ctrbench (vm-tests/bench/ctrbench) for the served step, as served-scale.sh builds it.
+  command -v go >/dev/null || die "go missing (run scripts/install-deps)"
+  (cd "$HERE/ctrbench" && GO111MODULE=off GOPATH=$B/gopath:/usr/share/gocode \
+    CGO_ENABLED=0 GOFLAGS="" go build -o "$CTRBENCH" .) || die "go build of ctrbench failed"
   export THINSNAP_BUILD_DIR=$BUILD_DIR
   "$REPO/vm-tests/run" --mem 2048 --timeout $((BUDGET + 1500)) --nvme 2G --nvme 1G --nvme 2G \
-    --nvme 2G --nvme 512M --include "$PEERBENCH" \
-    "$HERE/ops-scale-guest.sh" "$SCALE" "$BUDGET" "$PEERBENCH" | tee "$LOG" || true
+    --nvme 2G --nvme 512M --include "$PEERBENCH" --include "$CTRBENCH" \
+    "$HERE/ops-scale-guest.sh" "$SCALE" "$BUDGET" "$PEERBENCH" "$CTRBENCH" | tee "$LOG" || true
 fi
-grep -q '^scale-progress ' "$LOG" || die "no scale-progress lines in $LOG (the guest failed early)"
+# On the VM's console (a tty) bench ops also writes its "\rN devices" live line to stderr, which
+# lands in front of the progress lines: PLOG is the log with that cut off.
+PLOG=$B/ops-scale.parsed.log
+sed 's/^.*scale-progress devices=/scale-progress devices=/' "$LOG" >"$PLOG"
+grep -q '^scale-progress ' "$PLOG" || die "no scale-progress lines in $LOG (the guest failed early)"
 
 # The figures, as "KEY VALUE" lines: the first and the last 1000 from the progress lines, the rest
 # from the guest's summary lines.
@@ -69,12 +78,17 @@ figures() {
       split($1, a, "-"); print "floor_" a[2] "_p50", kv($0, "median"); print "floor_" a[2] "_p95", kv($0, "p95")
     }
     /^[0-9]+ devices in the journal/ { print "check_devices", $1 }
+    /^ops-scale: serve catalog loaded, nothing active: VmRSS/ { print "serve_idle_rss", $(NF - 1) }
+    /^ops-scale: serve after 1000 served Prepare\+Mounts: VmRSS/ { print "serve_1000_rss", $(NF - 1) }
+    /^ops-scale: serve start to socket/ { split($NF, a, "="); print "serve_start_ms", a[2] }
+    /^served-scale-(first|last) / { split($1, a, "-"); print "served_" a[3] "_p50", kv($0, "median") }
+    /^served-scale-walk / { print "served_walk_ms", kv($0, "ms"); print "served_walk_n", kv($0, "snapshots") }
     END {
       print "last_p50", last50; print "last_p95", last95; print "devices", dev
       print "rss_kib", rss; print "elapsed_ms", el
       print "open0_p50", o50[1]; print "open0_rss", orss[1]
       print "open_devices", devs; print "open_p50", o50[2]; print "open_p95", o95[2]; print "open_rss", orss[2]
-    }' "$LOG"
+    }' "$PLOG"
 }
 FIG=$(figures)
 get() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }' <<<"$FIG"; }
@@ -100,6 +114,14 @@ BUDGET_NOTE=""
   echo "| pool check at $(get check_devices) devices, s | $CHECK_S | < 60 | $(verdict "$CHECK_S" 60) |"
   echo "| raw create_snap + set_transaction_id, first 100 on an empty pool: median / p95 ms | $(get floor_empty_p50) / $(get floor_empty_p95) | | |"
   echo "| the same on the pool at $N devices: median / p95 ms | $(get floor_full_p50) / $(get floor_full_p95) | | |"
+  if [[ -n $(get serve_idle_rss) ]]; then
+    kib_mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+    echo "| thinsnap serve on this root: start to socket, ms | $(get serve_start_ms) | | |"
+    echo "| its VmRSS, catalog loaded, nothing active, MiB | $(kib_mib "$(get serve_idle_rss)") | | |"
+    echo "| its VmRSS after 1000 served Prepare+Mounts (active), MiB | $(kib_mib "$(get serve_1000_rss)") | | |"
+    echo "| served Prepare+Mounts at this count, first / last 100 of the 1000: median ms | $(get served_first_p50) / $(get served_last_p50) | | |"
+    echo "| served List (Walk), ms: its $(get served_walk_n) snapshots (bench ops containers have no containerd key) | $(get served_walk_ms) | | |"
+  fi
   echo "| wall of the scale run, s | $(awk -v m="$(get elapsed_ms)" 'BEGIN { printf "%.0f", m / 1000 }') | | |"
 } | tee "$TABLE"
 
@@ -118,7 +140,7 @@ awk -v n="$N" '
     printf "series\tp95\n"; for (i = 1; i <= k; i++) printf "pt\t%s\t%s\n", x[i], p95[i]
     printf "panel\tRSS, MiB\n"
     printf "series\tRSS\n"; for (i = 1; i <= k; i++) printf "pt\t%s\t%.1f\n", x[i], rss[i]
-  }' "$LOG" | "$HERE/lines-svg.sh" >"$SVG"
+  }' "$PLOG" | "$HERE/lines-svg.sh" >"$SVG"
 
 if [[ -n $OUT ]]; then
   mkdir -p "$OUT"
