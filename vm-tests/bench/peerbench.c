@@ -5,7 +5,8 @@
  *       COUNT times: message "create_snap ID ORIGIN", message "set_transaction_id N N+1",
  *       create + load ("thin <pool dev> ID") + resume of the thin device (node made by
  *       libdevmapper, udev disabled); then COUNT times: remove the dm device, message "delete ID",
- *       message "set_transaction_id". Prints one summary line per phase.
+ *       message "set_transaction_id". Prints one summary line per phase, and floor-messages: the
+ *       two messages alone of each create (the floor of a create without activation).
  *   peerbench scale POOL ORIGIN_ID FIRST_ID COUNT
  *       The floor of a scale run: COUNT times "create_snap ID ORIGIN" + "set_transaction_id", no
  *       activation; prints the summaries of the first and the last 100 (or COUNT/2).
@@ -98,6 +99,7 @@ static int floor_run(const char* pool, unsigned origin, unsigned first, int coun
   uint64_t txn = pool_transaction_id(pool);
   double* create_ms = calloc((size_t)count, sizeof(double));
   double* remove_ms = calloc((size_t)count, sizeof(double));
+  double* messages_ms = calloc((size_t)count, sizeof(double));
   for (int i = 0; i < count; ++i) {
     unsigned id = first + (unsigned)i;
     snprintf(name, sizeof name, "%s-floor-%u", pool, id);
@@ -108,6 +110,7 @@ static int floor_run(const char* pool, unsigned origin, unsigned first, int coun
     snprintf(text, sizeof text, "set_transaction_id %" PRIu64 " %" PRIu64, txn, txn + 1);
     message(pool, text);
     ++txn;
+    messages_ms[i] = now_ms() - t0;
     simple(DM_DEVICE_CREATE, name, NULL, NULL, 0);
     simple(DM_DEVICE_RELOAD, name, NULL, params, sectors);
     simple(DM_DEVICE_RESUME, name, NULL, NULL, 0);
@@ -131,8 +134,10 @@ static int floor_run(const char* pool, unsigned origin, unsigned first, int coun
   }
   summary("floor-create", create_ms, count);
   summary("floor-remove", remove_ms, count);
+  summary("floor-messages", messages_ms, count);
   free(create_ms);
   free(remove_ms);
+  free(messages_ms);
   return 0;
 }
 

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Description: guest half of vm-tests/bench/peers.sh (run it through that script, not directly).
-# Usage: peers-guest.sh COUNT PEERS_ROOT PEERBENCH [BEFORE]
+# Usage: peers-guest.sh COUNT PEERS_ROOT PEERBENCH SNAPSHOTTERS_GUEST CTRBENCH [BEFORE]
+#   SNAPSHOTTERS_GUEST: vm-tests/bench/snapshotters-guest.sh, run here for the served rows
+#   (thinsnap serve, devmapper, overlayfs through containerd's Go client, ctrbench), with
+#   containerd from PEERS_ROOT like the ctr rows; its lines are printed as served-NAME-OP.
 #   BEFORE: another thinsnap binary (an older build) measured beside the current one.
 # Prints "LABEL n=N median=MS p95=MS max=MS" lines, which the host turns into the table.
 #   /dev/nvme0n1 = pool data, /dev/nvme1n1 = pool metadata, /dev/nvme2n1 = state filesystem
@@ -11,7 +14,7 @@ set -eu
 # shellcheck disable=SC1091 # the harness provides it inside the guest
 . /vm/lib/common.sh
 
-N=$1 PEERS=$2 PB=$3 BEFORE=${4:-}
+N=$1 PEERS=$2 PB=$3 SNAPSHOTTERS_GUEST=$4 CTRBENCH=$5 BEFORE=${6:-}
 DATA=/dev/nvme0n1 META=/dev/nvme1n1 STATE_DEV=/dev/nvme2n1
 ORIGIN_SECTORS=2097152  # 1 GiB
 BLOCK_SECTORS=128       # 64 KiB
@@ -57,11 +60,10 @@ floor() {
   run dmsetup remove floorpool
 }
 
-# inproc_rows PREFIX: `bench ops` text output (stdin) as two summary lines.
+# inproc_rows CREATE-LABEL REMOVE-LABEL: `bench ops` text output (stdin) as two summary lines.
 inproc_rows() {
-  awk -v n="$N" -v p="$1" '/^create:|^remove:/ {
-      op = ($1 == "create:") ? p "-create-activate" : p "-remove"
-      printf "%s n=%d median=%s p95=%s max=%s\n", op, n, $3, $6, $9 }'
+  awk -v n="$N" -v c="$1" -v r="$2" '/^create:|^remove:/ {
+      printf "%s n=%d median=%s p95=%s max=%s\n", ($1 == "create:") ? c : r, n, $3, $6, $9 }'
 }
 
 thinsnap_run() {
@@ -83,10 +85,13 @@ thinsnap_run() {
       --activate | record
     "$PB" exec before-cli-remove "$N" "$BEFORE" --root $R rm b%d | record
     "$BEFORE" --root $R bench ops --from L --count "$N" --activate | tee /tmp/ops-before.txt
-    inproc_rows before-inproc </tmp/ops-before.txt | record
+    inproc_rows before-inproc-create-activate before-inproc-remove </tmp/ops-before.txt | record
   fi
   ts bench ops --from L --count "$N" --activate | tee /tmp/ops.txt
-  inproc_rows thinsnap-inproc </tmp/ops.txt | record
+  inproc_rows thinsnap-inproc-create-activate thinsnap-inproc-remove </tmp/ops.txt | record
+  ts bench ops --from L --count "$N" | tee /tmp/ops-noactivate.txt
+  inproc_rows thinsnap-inproc-create-noactivate thinsnap-inproc-remove-inactive \
+    </tmp/ops-noactivate.txt | record
   run ts pool check
   run ts pool deactivate
 }
@@ -130,6 +135,17 @@ EOF
   wait $ctd_pid 2>/dev/null || true
 }
 
+# served: snapshotters-guest.sh (it formats the state filesystem again and mounts it on /state),
+# its ctrbench lines renamed served-NAME-OP.
+served_run() {
+  step "served: containerd's Go client (ctrbench) on thinsnap serve, devmapper, overlayfs"
+  run umount /state
+  sh "$SNAPSHOTTERS_GUEST" "$N" "$CTRBENCH" thinsnap devmapper overlayfs | awk '
+    / n=[0-9]+ median=/ && $1 ~ /^(thinsnap|devmapper|overlayfs)-/ { $1 = "served-" $1 }
+    { print; fflush() }' | tee /tmp/served.txt | record
+  grep -q '^snapshotters: done' /tmp/served.txt || fail "snapshotters-guest.sh did not finish"
+}
+
 lvm_run() {
   step "LVM2 $(lvm version | awk '/LVM version/ { print $3 }'): lvcreate -s + activation, lvremove"
   wipe_devices
@@ -165,6 +181,7 @@ EOF
 
 floor 1
 thinsnap_run
+served_run
 containerd_run
 lvm_run
 floor 2
