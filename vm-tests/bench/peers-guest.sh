@@ -179,10 +179,92 @@ EOF
   run lvm vgremove -q -f vg
 }
 
+# strace_profile LABEL COUNT CMD...: CMD under strace -f; per operation of each phase (create:
+# from the first create_snap message, remove: from the first DM_DEV_REMOVE or delete message;
+# what comes before is open), the calls and the time in the kernel of each syscall (ioctls by dm
+# command, messages by verb), on the main thread and on the others, sorted by time, and the
+# phase's wall time per operation under strace. Calls left unfinished across a phase boundary
+# count in the phase they end in.
+strace_profile() {
+  _label=$1 _count=$2
+  shift 2
+  strace -f -v -s 64 -ttt -T -o /tmp/strace.txt "$@" >/dev/null
+  _out=$(strace_summary "$_label" "$_count")
+  if [ -n "$_out" ]; then
+    echo "$_out"
+  else
+    echo "$_label: no create_snap message found; strace's first ioctls:"
+    grep ioctl /tmp/strace.txt | head -n 8
+  fi
+}
+
+# strace_summary LABEL COUNT: the summary of /tmp/strace.txt for strace_profile.
+strace_summary() {
+  awk -v n="$2" -v label="$1" '
+    {
+      pid = $1; ts = $2; line = $0; sub(/^[0-9]+ +[0-9.]+ +/, "", line)
+      if (line ~ /^<\.\.\. [a-z0-9_]+ resumed>/) {
+        full = pend[pid]; name = line; sub(/^<\.\.\. /, "", name); sub(/ resumed>.*/, "", name)
+      } else if (match(line, /^[a-z0-9_]+\(/)) {
+        full = line; name = substr(line, 1, RLENGTH - 1)
+      } else next
+      if (line ~ /<unfinished \.\.\.>$/) { pend[pid] = line; next }
+      if (!match(line, /<[0-9.]+>$/)) next
+      d = substr(line, RSTART + 1, RLENGTH - 2) * 1000
+      if (name == "ioctl" && match(full, /DM_[A-Z_]+/)) {
+        name = substr(full, RSTART, RLENGTH)
+        if (name == "DM_TARGET_MSG" && match(full, /message="[a-z_]+/))
+          name = name "(" substr(full, RSTART + 9, RLENGTH - 9) ")"
+      }
+      if (phase == "") phase = "open"
+      if (phase == "open" && name == "DM_TARGET_MSG(create_snap)") phase = "create"
+      if (phase == "create" && (name == "DM_DEV_REMOVE" || name == "DM_TARGET_MSG(delete)")) phase = "remove"
+      if (main == "") main = pid
+      who = (pid == main) ? "main" : "other"
+      k = phase SUBSEP who SUBSEP name
+      if (!(k in cnt)) keys[++nk] = k
+      cnt[k]++; tm[k] += d
+      if (pid == main) { if (!(phase in t0)) t0[phase] = ts; t1[phase] = ts + d / 1000 }
+    }
+    END {
+      for (i = 1; i <= nk; i++) {
+        split(keys[i], f, SUBSEP)
+        if (f[1] == "open") continue
+        printf "%s-%s %s %.2f ms %.2f calls %s\n", label, f[1], f[2], tm[keys[i]] / n,
+          cnt[keys[i]] / n, f[3]
+      }
+      for (p in t0) if (p != "open")
+        printf "%s-%s wall %.2f ms per op under strace\n", label, p, (t1[p] - t0[p]) * 1000 / n
+    }' /tmp/strace.txt | sort -k1,1 -k2,2 -k3,3nr
+}
+
+# profile: where the in-process path's time goes, per operation, next to the floor's (after the
+# measured rows, so strace slows none of them).
+profile_run() {
+  command -v strace >/dev/null || { echo "profile: no strace in the VM, skipped"; return 0; }
+  step "profile: syscalls per operation under strace -f (floor, in-process with and without activation)"
+  make_pool floorpool
+  run dmsetup message floorpool 0 "create_thin 0"
+  run dmsetup message floorpool 0 "set_transaction_id 0 1"
+  strace_profile profile-floor "$N" "$PB" floor floorpool 0 1 "$N" $ORIGIN_SECTORS
+  run dmsetup remove floorpool
+  wipe_devices
+  R=/state/ts-profile
+  run thinsnap --root $R pool create --data $DATA --metadata $META --block-size 64k --base-size 1G \
+    --force
+  run thinsnap --root $R layer create L
+  run thinsnap --root $R layer seal L
+  strace_profile profile-inproc-activate "$N" thinsnap --root $R bench ops --from L --count "$N" \
+    --activate
+  strace_profile profile-inproc-noactivate "$N" thinsnap --root $R bench ops --from L --count "$N"
+  run thinsnap --root $R pool deactivate
+}
+
 floor 1
 thinsnap_run
 served_run
 containerd_run
 lvm_run
 floor 2
+profile_run
 echo "peers: done"

@@ -19,7 +19,10 @@
 # the floor as remove+gc. The floor runs first and last; ratios are to the mean of its two
 # medians: create+activate and Prepare+Mounts to the create floor, creates without activation to
 # the messages, removes of active devices to the remove floor (an inactive one's has no floor
-# row). The table marks issue #15's targets for the in-process rows.
+# row). The table marks issue #15's targets for the in-process rows. Last, when the VM has strace,
+# a profile that explains them: the floor and `bench ops` (with and without --activate) under
+# `strace -f`, per operation the calls and kernel time of each syscall (dm ioctls by command,
+# messages by verb) on the main thread and the others (profile-* lines in the log, not timed rows).
 #
 # Usage: vm-tests/bench/peers.sh [--out DIR] [COUNT]   (operations per contender, default 30)
 # THINSNAP_BEFORE=/path/to/an/older/thinsnap adds its CLI rows (before/after in one run).
