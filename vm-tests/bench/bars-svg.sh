@@ -21,7 +21,10 @@ awk -F '\t' '
   $1 == "title" { title = $2 }
   $1 == "subtitle" { sub_[++nsub] = $2 }
   $1 == "panel" { p = ++np; ptitle[p] = $2; punit[p] = $3; pbars[p] = 0; pmax[p] = 0 }
-  $1 == "bar" { b = ++pbars[p]; blabel[p, b] = $2; bnote[p, b] = $3; bsegs[p, b] = 0; btotal[p, b] = 0 }
+  $1 == "bar" {
+    b = ++pbars[p]; blabel[p, b] = $2; bnote[p, b] = $3; bsegs[p, b] = 0; btotal[p, b] = 0
+    if (length($3) > maxnote) maxnote = length($3)
+  }
   $1 == "seg" {
     s = ++bsegs[p, b]
     sname[p, b, s] = $2
@@ -30,7 +33,7 @@ awk -F '\t' '
     if (btotal[p, b] > pmax[p]) pmax[p] = btotal[p, b]
     if (!($2 in color)) { color[$2] = palette[++ncolors]; legend[ncolors] = $2 }
   }
-  BEGIN { split("#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f", palette, " ") }
+  BEGIN { split("#1f77b4 #ff7f0e #2ca02c #d62728 #9467bd #8c564b #e377c2 #7f7f7f #bcbd22 #17becf #aec7e8 #ffbb78", palette, " ") }
   # nice_step(x): 1, 2 or 5 times a power of ten, about x/5.
   function nice_step(x,   raw, q, m) {
     raw = x / 5
@@ -44,9 +47,21 @@ awk -F '\t' '
   function fmt(v) { return v >= 100 ? sprintf("%.0f", v) : v >= 10 ? sprintf("%.1f", v) : sprintf("%.2f", v) }
   END {
     if (np == 0) { print "bars-svg.sh: no panel records" > "/dev/stderr"; exit 1 }
-    L = 150; W = 430; NOTEW = 300; BH = 20; GAP = 8
-    y = 34 + 16 * nsub
-    if (ncolors > 1) y += 22
+    # The notes column is as wide as the longest note (about 6.6 px a character at 12 px).
+    L = 150; W = 430; BH = 20; GAP = 8
+    NOTEW = 48 + int(6.6 * maxnote)
+    if (NOTEW < 300) NOTEW = 300
+    # The legend wraps to as many rows as it needs.
+    rows = 0
+    if (ncolors > 1) {
+      rows = 1; lx = L
+      for (i = 1; i <= ncolors; i++) {
+        w = 28 + 7 * length(legend[i])
+        if (lx > L && lx + w > L + W + NOTEW - 10) { rows++; lx = L }
+        lrow[i] = rows; lxat[i] = lx; lx += w
+      }
+    }
+    y = 34 + 16 * nsub + 22 * rows
     top = y
     # First pass: the height.
     for (i = 1; i <= np; i++) y += 26 + pbars[i] * (BH + GAP) + 30
@@ -56,13 +71,10 @@ awk -F '\t' '
     printf "<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">%s</text>\n", esc(title)
     for (i = 1; i <= nsub; i++)
       printf "<text x=\"10\" y=\"%d\" fill=\"#555\">%s</text>\n", 22 + 16 * i, esc(sub_[i])
-    if (ncolors > 1) {
-      lx = L
-      for (i = 1; i <= ncolors; i++) {
-        printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", lx, top - 20, color[legend[i]]
-        printf "<text x=\"%d\" y=\"%d\">%s</text>\n", lx + 16, top - 10, esc(legend[i])
-        lx += 28 + 7 * length(legend[i])
-      }
+    for (i = 1; i <= ncolors && ncolors > 1; i++) {
+      ly = top - 20 - 22 * (rows - lrow[i])
+      printf "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", lxat[i], ly, color[legend[i]]
+      printf "<text x=\"%d\" y=\"%d\">%s</text>\n", lxat[i] + 16, ly + 10, esc(legend[i])
     }
     y = top
     for (i = 1; i <= np; i++) {
