@@ -385,27 +385,50 @@ std::string EncodeJournalRecord(const JournalRecord& r) {
 // ---- Checkpoint ----
 
 std::string EncodeCheckpoint(const CheckpointData& c) {
+  CheckpointSource s;
+  s.seq = c.seq;
+  s.transaction_id = c.transaction_id;
+  s.config = &c.config;
+  s.device_count = c.devices.size();
+  s.for_each_device = [&c](const std::function<void(const DeviceRecord&)>& visit) {
+    for (const DeviceRecord& d : c.devices) visit(d);
+  };
+  s.pending = &c.pending;
+  return EncodeCheckpoint(s);
+}
+
+std::string EncodeCheckpoint(const CheckpointSource& s) {
+  // The header's room first, filled in once the body is known: one buffer, no second copy.
   Encoder e;
-  e.U64(c.transaction_id);
-  EncodeConfig(e, c.config);
-  e.Count(c.devices.size(), kMaxThinId + 1, "devices");
-  for (const DeviceRecord& d : c.devices) EncodeDevice(e, d);
-  e.Bool(c.pending.has_value());
-  if (c.pending) EncodeIntent(e, *c.pending);
-  const std::string& body = e.bytes();
+  e.bytes().assign(kCheckpointHeaderSize, '\0');
+  e.U64(s.transaction_id);
+  EncodeConfig(e, *s.config);
+  e.Count(s.device_count, kMaxThinId + 1, "devices");
+  size_t visited = 0;
+  s.for_each_device([&](const DeviceRecord& d) {
+    EncodeDevice(e, d);
+    ++visited;
+  });
+  if (visited != s.device_count) {
+    throw Error("checkpoint: " + std::to_string(visited) + " devices visited, " +
+                std::to_string(s.device_count) + " counted");
+  }
+  e.Bool(s.pending->has_value());
+  if (s.pending->has_value()) EncodeIntent(e, **s.pending);
+  std::string& out = e.bytes();
+  const size_t body_size = out.size() - kCheckpointHeaderSize;
 
   CheckpointHeaderDisk h{};
   StoreLe32(h.magic, kCheckpointMagic);
   StoreLe16(h.version, kCheckpointVersion);
-  StoreLe64(h.seq, c.seq);
-  StoreLe64(h.body_length, body.size());
+  StoreLe64(h.seq, s.seq);
+  StoreLe64(h.body_length, body_size);
   const auto* hb = reinterpret_cast<const uint8_t*>(&h);
   uint32_t crc = Crc32cExtend(0, hb + 8, kCheckpointHeaderSize - 8);
-  crc = Crc32cExtend(crc, body.data(), body.size());
+  crc = Crc32cExtend(crc, out.data() + kCheckpointHeaderSize, body_size);
   StoreLe32(h.crc, crc);
-  std::string out(reinterpret_cast<const char*>(&h), kCheckpointHeaderSize);
-  out += body;
-  return out;
+  std::memcpy(out.data(), &h, kCheckpointHeaderSize);
+  return std::move(out);
 }
 
 namespace {
