@@ -1,5 +1,8 @@
 #include "metadata/store.h"
 
+#include <algorithm>
+#include <functional>
+
 #include "base/error.h"
 #include "metadata/codec.h"
 #include "metadata/fault.h"
@@ -19,7 +22,8 @@ struct Store::Impl {
   StoreOptions opts;
   Catalog catalog;
   std::optional<Intent> pending;
-  uint64_t checkpoint_seq = 0;  // last journal seq the checkpoint on disk covers
+  uint64_t checkpoint_seq = 0;    // last journal seq the checkpoint on disk covers
+  uint64_t checkpoint_bytes = 0;  // the size of that checkpoint
   std::unique_ptr<JournalWriter> journal;
   std::vector<std::string> notes;
   std::string failure;  // non-empty once a write failed: the store refuses further changes
@@ -55,7 +59,9 @@ struct Store::Impl {
   void ResetJournal(uint64_t next_seq);
   void Checkpoint();
   void MaybeCheckpoint() {
-    if (journal->size() > opts.checkpoint_journal_bytes) Checkpoint();
+    if (journal->size() > std::max(opts.checkpoint_journal_bytes, checkpoint_bytes / 4)) {
+      Checkpoint();
+    }
   }
 };
 
@@ -80,8 +86,10 @@ void Store::Impl::Open() {
 }
 
 void Store::Impl::LoadCheckpoint() {
-  CheckpointData c = DecodeCheckpoint(fs->ReadFile(CatalogPath()), CatalogPath());
+  const std::string file = fs->ReadFile(CatalogPath());
+  CheckpointData c = DecodeCheckpoint(file, CatalogPath());
   checkpoint_seq = c.seq;
+  checkpoint_bytes = file.size();
   try {
     catalog.Load(std::move(c.devices), std::move(c.config), c.transaction_id);
   } catch (const Error& e) {
@@ -205,13 +213,15 @@ void Store::Impl::ResetJournal(uint64_t next_seq) {
 //      journal whose name is not durable.
 void Store::Impl::Checkpoint() {
   CheckUsable();
-  CheckpointData c;
+  CheckpointSource c;
   c.seq = LastSeq();
   c.transaction_id = catalog.transaction_id();
-  c.config = catalog.config();
-  c.devices.reserve(catalog.size());
-  catalog.ForEach([&](const DeviceRecord& d) { c.devices.push_back(d); });
-  c.pending = pending;
+  c.config = &catalog.config();
+  c.device_count = catalog.size();
+  c.for_each_device = [this](const std::function<void(const DeviceRecord&)>& visit) {
+    catalog.ForEach(visit);
+  };
+  c.pending = &pending;
   const std::string bytes = EncodeCheckpoint(c);
   Guarded([&] {
     const std::string tmp = CatalogPath() + ".tmp";
@@ -219,6 +229,7 @@ void Store::Impl::Checkpoint() {
     fs->Rename(tmp, CatalogPath());  // step 2
     fs->SyncDir(dir);
     checkpoint_seq = c.seq;
+    checkpoint_bytes = bytes.size();
     FaultPoint("mid-checkpoint");  // step 3
     if (journal) journal->Close();
     ResetJournal(c.seq + 1);  // steps 4 and 5

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -159,6 +160,32 @@ TEST(Store, AutoCheckpointKeepsTheJournalSmall) {
   auto s = m.Open();
   EXPECT_EQ(s->catalog().size(), 100u);
   EXPECT_EQ(s->last_seq(), 100u);
+}
+
+// A large catalog's checkpoint is rewritten only once the journal reaches a quarter of it: the
+// cost of checkpoints per journal byte stays the same whatever the catalog's size.
+TEST(Store, AutoCheckpointBoundGrowsToAQuarterOfALargeCheckpoint) {
+  MemStore m;
+  m.opts.checkpoint_journal_bytes = 1000;
+  auto s = m.Open();
+  for (uint32_t i = 0; i < 2000; ++i) {
+    s->Update({Mutation::Put(SampleDevice(i, "d" + std::to_string(i)))});
+  }
+  s->Checkpoint();
+  const std::string catalog = m.fs.Contents("/meta/catalog");
+  ASSERT_GT(catalog.size() / 4, 8000u);  // well above the configured bound
+  uint64_t most = 0;
+  uint32_t i = 0;
+  for (; i < 20000 && s->journal_bytes() >= most; ++i) {  // until the journal is reset
+    most = std::max(most, s->journal_bytes());
+    s->Update({Mutation::SetConfig("k", std::to_string(i))});
+  }
+  EXPECT_GT(most, 8000u);  // long past 1000 bytes before the checkpoint came
+  EXPECT_LE(most, catalog.size() / 4);
+  EXPECT_LT(s->journal_bytes(), 1000u);
+  auto again = m.Open();
+  EXPECT_EQ(again->catalog().size(), 2000u);
+  EXPECT_EQ(again->catalog().config().at("k"), std::to_string(i - 1));
 }
 
 TEST(Store, StaleJournalAfterInterruptedCheckpointIsSkipped) {
