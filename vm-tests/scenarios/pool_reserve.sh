@@ -106,6 +106,18 @@ wait_writer() {
   done
 }
 
+# wait_log PATTERN SECONDS: polls mon.log until it holds PATTERN (grep); fails after SECONDS.
+# The monitor prints a turn's lines when the turn ends (its journal commit and the engine's close
+# come after the shutdown ioctl), so the writer it stopped can see its EIO and exit first.
+wait_log() {
+  _i=0
+  until grep -q "$1" mon.log; do
+    _i=$((_i + 1))
+    [ $_i -gt $(($2 * 5)) ] && return 1
+    sleep 0.2
+  done
+}
+
 # error_case FS WRITER: fill c1 until the monitor stops it; asserts the time to the first error.
 error_case() {
   fs=$1 how=$2
@@ -122,6 +134,8 @@ error_case() {
   wait_writer "$WP" 180 "the $how writer"
   wait "$WP"
   stop_sampling
+  wait_log "reserve: pool data space at the reserve: shut down c1" 60 ||
+    fail "monitor did not shut c1 down: $(cat mon.log)"
   cat mon.log
   check_ne "$(cat dd.rc)" 0 "$how writer exit status"
   if [ "$how" = dd ]; then
@@ -140,7 +154,6 @@ error_case() {
   GAP=$(awk -v t="$T_RES" '$1 > t { print $1 - t; exit }' usage.log)
   echo "FIGURE $fs $how: first error $DT ms after the reserve was reached (usage sampled every ${GAP:-?} ms there); pool $(dmsetup status "$POOL" | awk '{ print $6 }') blocks used at the end (reserve $RESERVE)"
   [ "$DT" -le 10000 ] || fail "$fs $how: first error $DT ms after the reserve (limit 10000)"
-  grep -q "reserve: pool data space at the reserve: shut down c1" mon.log || fail "monitor did not shut c1 down"
   ts pool status | tee st.txt
   grep -q "^Stopped: c1 shutdown" st.txt || fail "status does not list c1 as stopped"
   grep -q "Warning: c1 was shut down .*thinsnap mount c1" st.txt || fail "status gives no next step for c1"
@@ -153,6 +166,8 @@ error_case() {
 # pools before the monitor's next look (200 ms); then every filesystem is shut down, and only
 # `strict` (a slow writer) insists on the freeze.
 idle_container_runs() {
+  # The turn's line for c0 follows c1's.
+  wait_log "froze c0\|shut down c0" 30 || fail "the monitor did not stop c0: $(cat mon.log)"
   if grep -q "shut down c0" mon.log; then
     [ "${1:-}" = strict ] && fail "the monitor shut down c0, which was not allocating"
     echo "NOTE: c0 was shut down too (the pool was full at the monitor's look, or filled while c0 froze)"
@@ -247,9 +262,9 @@ slow_writer_case() {
       i=$((i + 1)); sleep 0.1; done; echo "$i" >w6.n ) &
   W6=$!
   wait_writer "$W6" 120 "the slow writer"
+  wait_log "shut down c1" 60 || fail "the monitor did not shut c1 down: $(cat mon.log w6.err)"
   cat mon.log w6.err
   grep -q "Input/output error" w6.err || fail "the slow writer got no EIO"
-  grep -q "shut down c1" mon.log || fail "the monitor did not shut c1 down"
   used=$(dmsetup status "$POOL" | awk '{ split($6, d, "/"); print d[2] - d[1] }')
   echo "FIGURE $1 slow writer: $(cat w6.n) files of 256 KiB written; $used blocks free after the stop (reserve $RESERVE)"
   check_gt "$used" 0 "free data blocks after the stop"
